@@ -1,0 +1,1 @@
+//! Simulated Matrix clients for the conformance harness (filled in by later work).
