@@ -1,1 +1,43 @@
-//! Mock homeserver.
+//! An in-memory Matrix homeserver for the endpoints that QR sign-in (MSC3906 over
+//! MSC3886/MSC3903 with MSC3882 login tokens) and registration with cross-signing keys
+//! (MSC2912) use.
+//!
+//! The crate has two layers:
+//!
+//! * [`Homeserver`] is the core: all state and every endpoint handler, driven one
+//!   [`Request`] at a time and answering with a [`Response`]. It does no I/O, so tests
+//!   and fuzzers can drive it directly.
+//! * [`MockHomeserver`] is the thin HTTP shell: it serves the core over axum on a
+//!   loopback port and implements the long-poll of `/sync`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use mock_homeserver::{MockHomeserver, Profile};
+//!
+//! let server = MockHomeserver::builder().profile(Profile::msc2912()).start().await?;
+//! println!("serving on {}", server.base_url());
+//! for entry in server.journal() {
+//!     println!("{} {} -> {}", entry.method, entry.path, entry.status);
+//! }
+//! # Ok(()) }
+//! ```
+
+mod builder;
+mod clock;
+mod core;
+pub mod endpoints;
+mod error;
+mod fault;
+mod http;
+mod journal;
+mod profile;
+
+pub use builder::{Builder, MockHomeserver};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use core::{Body, Caller, Handled, Homeserver, Request, Response};
+pub use error::MatrixError;
+pub use fault::{CrossSigningKeyKind, Fault, FaultField};
+pub use journal::{JournalBody, JournalEntry};
+pub use profile::{
+    LoginTokenSupport, Msc2912Support, Profile, ProfileError, RendezvousLocation, RendezvousProfile,
+};

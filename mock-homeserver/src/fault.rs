@@ -1,0 +1,196 @@
+//! Faults: ways to make the server lie or misbehave on purpose, as data.
+//!
+//! A fault is added at start ([`crate::Builder::fault`]) or at any time
+//! ([`crate::MockHomeserver::add_fault`]). Every time a fault changes an answer, the
+//! journal entry of that exchange names it in [`crate::JournalEntry::faults`].
+//!
+//! ```
+//! use mock_homeserver::{Fault, FaultField};
+//! let fault: Fault = serde_json::from_value(serde_json::json!({
+//!     "kind": "tamper-device-key",
+//!     "user_id": "@alice:test",
+//!     "device_id": "NEWDEVICE",
+//!     "field": "ed25519"
+//! })).unwrap();
+//! assert!(matches!(fault, Fault::TamperDeviceKey { field: FaultField::Ed25519, .. }));
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// Which part of a key object a tampering fault replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultField {
+    /// The Ed25519 public key (device key `ed25519:<id>`, or the cross-signing key itself).
+    Ed25519,
+    /// The Curve25519 key of a device.
+    Curve25519,
+    /// Every signature on the object (each is replaced by a valid-looking wrong one).
+    Signature,
+}
+
+/// Which cross-signing key of a user a fault targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CrossSigningKeyKind {
+    /// The master key.
+    Master,
+    /// The self-signing key.
+    SelfSigning,
+    /// The user-signing key.
+    UserSigning,
+}
+
+/// One fault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Fault {
+    /// In `/keys/query` answers, replace a field of one device's keys.
+    TamperDeviceKey {
+        /// Owner of the device.
+        user_id: String,
+        /// The device.
+        device_id: String,
+        /// What to replace.
+        field: FaultField,
+        /// The replacement (b64); a fixed, valid-looking wrong value when absent.
+        #[serde(default)]
+        value: Option<String>,
+    },
+    /// In `/keys/query` answers, replace a field of one user's cross-signing key.
+    TamperCrossSigningKey {
+        /// Owner of the key.
+        user_id: String,
+        /// Which key.
+        key: CrossSigningKeyKind,
+        /// What to replace (`ed25519` for the key itself, or `signature`).
+        field: FaultField,
+        /// The replacement (b64); a fixed, valid-looking wrong value when absent.
+        #[serde(default)]
+        value: Option<String>,
+    },
+    /// Leave one device out of the next `queries` `/keys/query` answers that would list it.
+    HideDevice {
+        /// Owner of the device.
+        user_id: String,
+        /// The device.
+        device_id: String,
+        /// How many answers to hide it from; `None` means always.
+        #[serde(default)]
+        queries: Option<u32>,
+    },
+    /// Accept but never deliver to-device messages of this type.
+    DropToDevice {
+        /// The event type, e.g. `m.secret.request`.
+        event_type: String,
+    },
+    /// Deliver to-device messages of this type only after a delay.
+    DelayToDevice {
+        /// The event type.
+        event_type: String,
+        /// The delay, by the server's clock.
+        delay_ms: u64,
+    },
+    /// Expire every rendezvous session after this many rendezvous requests (0 = at once).
+    ExpireRendezvous {
+        /// Requests to the rendezvous before expiry.
+        #[serde(default)]
+        after_requests: u32,
+    },
+    /// Answer matching requests with a Matrix error instead of handling them.
+    RespondWithError {
+        /// The method to match (`None`: any).
+        #[serde(default)]
+        method: Option<String>,
+        /// The path to match: exact, or a prefix when it ends in `*`.
+        path: String,
+        /// HTTP status.
+        status: u16,
+        /// The `errcode`.
+        errcode: String,
+        /// The `error` text.
+        #[serde(default = "default_error_text")]
+        error: String,
+        /// How many requests to answer so; `None` means all.
+        #[serde(default)]
+        times: Option<u32>,
+    },
+}
+
+fn default_error_text() -> String {
+    "Injected by the harness".to_owned()
+}
+
+impl Fault {
+    /// A short description for the journal.
+    pub fn describe(&self) -> String {
+        match self {
+            Fault::TamperDeviceKey { user_id, device_id, field, .. } => {
+                format!("tamper-device-key {user_id}/{device_id} {field:?}")
+            }
+            Fault::TamperCrossSigningKey { user_id, key, field, .. } => {
+                format!("tamper-cross-signing-key {user_id} {key:?} {field:?}")
+            }
+            Fault::HideDevice { user_id, device_id, .. } => format!("hide-device {user_id}/{device_id}"),
+            Fault::DropToDevice { event_type } => format!("drop-to-device {event_type}"),
+            Fault::DelayToDevice { event_type, delay_ms } => {
+                format!("delay-to-device {event_type} {delay_ms}ms")
+            }
+            Fault::ExpireRendezvous { after_requests } => {
+                format!("expire-rendezvous after {after_requests} requests")
+            }
+            Fault::RespondWithError { method, path, status, errcode, .. } => format!(
+                "respond-with-error {} {path} -> {status} {errcode}",
+                method.as_deref().unwrap_or("*")
+            ),
+        }
+    }
+
+    /// For [`Fault::RespondWithError`]: whether it matches this method and path.
+    pub(crate) fn matches_request(&self, req_method: &str, req_path: &str) -> bool {
+        match self {
+            Fault::RespondWithError { method, path, .. } => {
+                let method_ok = method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(req_method));
+                let path_ok = match path.strip_suffix('*') {
+                    Some(prefix) => req_path.starts_with(prefix),
+                    None => req_path == path,
+                };
+                method_ok && path_ok
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A fault with its remaining budget, as the server keeps it.
+#[derive(Debug, Clone)]
+pub(crate) struct ActiveFault {
+    pub fault: Fault,
+    /// Remaining uses; `None` is unlimited.
+    pub remaining: Option<u32>,
+    /// Requests seen, for faults that count (expire-rendezvous).
+    pub seen: u32,
+}
+
+impl ActiveFault {
+    pub fn new(fault: Fault) -> Self {
+        let remaining = match &fault {
+            Fault::HideDevice { queries, .. } => *queries,
+            Fault::RespondWithError { times, .. } => *times,
+            _ => None,
+        };
+        Self { fault, remaining, seen: 0 }
+    }
+
+    /// Consumes one use; false when the budget is spent.
+    pub fn take(&mut self) -> bool {
+        match &mut self.remaining {
+            Some(0) => false,
+            Some(n) => {
+                *n -= 1;
+                true
+            }
+            None => true,
+        }
+    }
+}
