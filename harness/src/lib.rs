@@ -1,1 +1,5 @@
-//! The conformance runner (filled in by later work).
+//! The conformance runner for Matrix E2EE onboarding: scenario files, a deterministic
+//! driver, ordering assertions, snapshots, reports and the `conformance` CLI.
+
+pub mod driver;
+pub mod transcript;
