@@ -2,4 +2,6 @@
 //! driver, ordering assertions, snapshots, reports and the `conformance` CLI.
 
 pub mod driver;
+pub mod expect;
+pub mod pattern;
 pub mod transcript;
