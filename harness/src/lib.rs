@@ -4,4 +4,5 @@
 pub mod driver;
 pub mod expect;
 pub mod pattern;
+pub mod scenario;
 pub mod transcript;

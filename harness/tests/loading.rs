@@ -1,0 +1,83 @@
+//! Scenario loading is strict: every mistake names the file and the line.
+
+use std::path::Path;
+
+use harness::scenario::Scenario;
+
+const VALID: &str = r#"title = "B aborts when A lies about its device key"
+steps = ["MSC3906 v1 step 17"]
+flow = "qr-login"
+seed = 7
+
+[server]
+profile = "default"
+
+[roles.A]
+kind = "new-device"
+
+[roles.B]
+kind = "existing-device"
+
+[expect]
+outcomes = { B = "security_error" }
+order = ["A -> B: m.login.progress outcome=success", "B: checked A's device key: mismatch"]
+never = ["B -> HS: POST /keys/signatures/upload"]
+"#;
+
+fn load(text: &str) -> Result<Scenario, String> {
+    Scenario::parse(text, Path::new("scenarios/qr-login/x.toml"), "qr-login/x").map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_valid_scenario_loads() {
+    let scenario = load(VALID).expect("valid");
+    assert_eq!(scenario.name, "qr-login/x");
+    assert_eq!(scenario.roles.len(), 2);
+    assert_eq!(scenario.expectations.len(), 3);
+    assert_eq!(scenario.shows_code, "B");
+}
+
+#[test]
+fn an_unknown_key_names_file_and_line() {
+    let text = VALID.replace("seed = 7", "seed = 7\ncolour = \"blue\"");
+    let error = load(&text).unwrap_err();
+    assert!(error.starts_with("scenarios/qr-login/x.toml:5:"), "{error}");
+    assert!(error.contains("colour"), "{error}");
+}
+
+#[test]
+fn an_unknown_event_pattern_names_file_and_line() {
+    let text = VALID.replace("B: checked A's device key: mismatch", "B: checked the key somehow");
+    let error = load(&text).unwrap_err();
+    assert!(error.starts_with("scenarios/qr-login/x.toml:17:"), "{error}");
+    assert!(error.contains("unknown event pattern `B: checked the key somehow`"), "{error}");
+}
+
+#[test]
+fn a_misspelt_role_names_file_and_line() {
+    let text = VALID.replace("[roles.B]", "[roles.b]");
+    let error = load(&text).unwrap_err();
+    assert!(error.starts_with("scenarios/qr-login/x.toml:"), "{error}");
+    assert!(error.contains("unknown role `b`"), "{error}");
+    let in_pattern = VALID.replace("never = [\"B -> HS", "never = [\"C -> HS");
+    let error = load(&in_pattern).unwrap_err();
+    assert!(error.starts_with("scenarios/qr-login/x.toml:18:"), "{error}");
+    assert!(error.contains("unknown role `C`"), "{error}");
+}
+
+#[test]
+fn an_unknown_profile_or_fault_is_an_error() {
+    let error = load(&VALID.replace("profile = \"default\"", "profile = \"synapse\"")).unwrap_err();
+    assert!(error.starts_with("scenarios/qr-login/x.toml:7:"), "{error}");
+    let with_fault =
+        VALID.replace("profile = \"default\"", "profile = \"default\"\nfaults = [{ kind = \"set-fire\" }]");
+    let error = load(&with_fault).unwrap_err();
+    assert!(error.contains("invalid fault"), "{error}");
+}
+
+#[test]
+fn a_scenario_without_expectations_does_not_load() {
+    let text = VALID.split("[expect]").next().unwrap().to_owned() + "[expect]\n";
+    let error = load(&text).unwrap_err();
+    assert!(error.contains("at least one expectation"), "{error}");
+}
