@@ -3,6 +3,7 @@
 
 pub mod driver;
 pub mod expect;
+pub mod normalize;
 pub mod pattern;
 pub mod scenario;
 pub mod transcript;
