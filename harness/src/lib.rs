@@ -1,9 +1,20 @@
 //! The conformance runner for Matrix E2EE onboarding: scenario files, a deterministic
 //! driver, ordering assertions, snapshots, reports and the `conformance` CLI.
+//!
+//! A scenario file (TOML, see `docs/scenario-format.md`) names a flow, the server
+//! profile and faults, each role's setup and misbehaviour knobs, and what must happen.
+//! [`runner::run`] plays it with a fresh [`mock_homeserver::MockHomeserver`] and the
+//! simulated devices of the `devices` crate, driven by [`driver::Driver`] on a virtual
+//! clock, then checks every expectation ([`expect`]) and normalises the transcript
+//! into a snapshot ([`normalize`]).
 
 pub mod driver;
 pub mod expect;
 pub mod normalize;
 pub mod pattern;
+pub mod roles;
+pub mod runner;
 pub mod scenario;
+pub mod suite;
 pub mod transcript;
+pub mod verdict;

@@ -101,7 +101,7 @@ pub trait DeviceNames {
     fn name_of(&self, device_id: &str) -> String;
 }
 
-impl DeviceNames for [(String, String)] {
+impl DeviceNames for Vec<(String, String)> {
     fn name_of(&self, device_id: &str) -> String {
         self.iter()
             .find(|(id, _)| id == device_id)

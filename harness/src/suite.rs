@@ -1,0 +1,107 @@
+//! Running many scenarios in parallel, and the reports.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use crate::runner::{self, ScenarioResult};
+use crate::scenario::{self, Scenario};
+use crate::verdict::Verdict;
+
+/// The scenarios directory of this repository.
+pub fn default_scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("scenarios")
+}
+
+/// Loads every scenario below each path (a file or a directory). Names are relative
+/// to the enclosing `scenarios` directory when there is one.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
+    let mut scenarios = Vec::new();
+    for path in paths {
+        let root = scenarios_root(path);
+        for file in scenario::discover(path).map_err(|e| format!("{}: {e}", path.display()))? {
+            scenarios.push(Scenario::load(&file, &root).map_err(|e| e.to_string())?);
+        }
+    }
+    scenarios.sort_by(|a, b| a.name.cmp(&b.name));
+    scenarios.dedup_by(|a, b| a.name == b.name);
+    Ok(scenarios)
+}
+
+fn scenarios_root(path: &Path) -> PathBuf {
+    let mut current = Some(path);
+    while let Some(p) = current {
+        if p.file_name().is_some_and(|n| n == "scenarios") {
+            return p.to_owned();
+        }
+        current = p.parent();
+    }
+    if path.is_file() {
+        path.parent().map(Path::to_owned).unwrap_or_default()
+    } else {
+        path.to_owned()
+    }
+}
+
+/// Runs scenarios with at most `jobs` at once; `on_done` sees each result as it ends.
+pub async fn run_all(
+    scenarios: Vec<Scenario>,
+    jobs: usize,
+    mut on_done: impl FnMut(&ScenarioResult),
+) -> Vec<ScenarioResult> {
+    let semaphore = Arc::new(Semaphore::new(jobs.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, scenario) in scenarios.into_iter().enumerate() {
+        let semaphore = semaphore.clone();
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            (index, runner::run(&scenario).await)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((index, result)) = joined {
+            on_done(&result);
+            results.push((index, result));
+        }
+    }
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The machine-readable result of one scenario.
+#[derive(Debug, Serialize)]
+pub struct JsonResult<'a> {
+    /// Scenario name.
+    pub name: &'a str,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// Failure explanations.
+    pub failures: Vec<String>,
+    /// Real time in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// The `--json` report.
+pub fn json_report(results: &[ScenarioResult]) -> serde_json::Value {
+    let items: Vec<JsonResult<'_>> = results
+        .iter()
+        .map(|r| JsonResult {
+            name: &r.name,
+            verdict: r.verdict,
+            failures: r.failures.iter().map(|f| format!("{}: {}", f.expectation, f.message)).collect(),
+            duration_ms: r.duration_ms,
+        })
+        .collect();
+    serde_json::json!({ "scenarios": items })
+}
+
+/// Counts per verdict, in report order.
+pub fn summary(results: &[ScenarioResult]) -> Vec<(Verdict, usize)> {
+    [Verdict::Pass, Verdict::NonStrict, Verdict::Unimplemented, Verdict::Skipped, Verdict::Fail]
+        .into_iter()
+        .map(|v| (v, results.iter().filter(|r| r.verdict == v).count()))
+        .collect()
+}

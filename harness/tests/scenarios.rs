@@ -1,0 +1,57 @@
+//! Every scenario file as its own test, named by its path (`qr-login/abort/...`), so
+//! `cargo test -- qr-login/abort` filters and nextest lists and partitions them.
+//! Each test runs the scenario, requires a PASS, and compares its snapshot.
+
+use std::path::{Path, PathBuf};
+
+use harness::suite;
+use harness::verdict::Verdict;
+use libtest_mimic::{Arguments, Failed, Trial};
+
+fn main() {
+    let args = Arguments::from_args();
+    let root = suite::default_scenarios_dir();
+    let trials = match suite::load_all(std::slice::from_ref(&root)) {
+        Ok(scenarios) => scenarios
+            .into_iter()
+            .map(|scenario| {
+                let name = scenario.name.clone();
+                Trial::test(name, move || run(scenario))
+            })
+            .collect(),
+        Err(message) => vec![Trial::test("scenarios-load", move || Err(Failed::from(message.clone())))],
+    };
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn snapshots_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("snapshots")
+}
+
+fn run(scenario: harness::scenario::Scenario) -> Result<(), Failed> {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let result = runtime.block_on(harness::runner::run(&scenario));
+    if result.verdict != Verdict::Pass {
+        return Err(format!(
+            "{} {}\n{}\ntranscript:\n{}",
+            result.verdict,
+            result.name,
+            result.explain(),
+            result.transcript_text()
+        )
+        .into());
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(snapshots_dir());
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.set_description(format!("{}: {}", scenario.name, scenario.title));
+    let snapshot_name = scenario.name.replace('/', "__");
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        settings.bind(|| insta::assert_snapshot!(snapshot_name, result.snapshot));
+    }));
+    outcome.map_err(|_| {
+        Failed::from(format!("snapshot of {} differs (run `cargo insta review`)", scenario.name))
+    })
+}
