@@ -43,6 +43,12 @@ pub struct ScenarioResult {
     /// Device IDs to role names.
     #[serde(skip)]
     pub names: Vec<(String, String)>,
+    /// Why an expectations file expects this scenario to fail, when it does
+    /// ([`crate::expectations::apply`] sets it). A FAIL with a reason is an expected
+    /// failure (XFAIL) and does not fail the run; a PASS with a reason is a stale
+    /// expectation and does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_failure: Option<String>,
 }
 
 impl ScenarioResult {
@@ -61,7 +67,56 @@ impl ScenarioResult {
             transcript: Vec::new(),
             snapshot: String::new(),
             names: Vec::new(),
+            expected_failure: None,
         }
+    }
+
+    /// The result of a scenario that was not run: SKIPPED, with the reason as its
+    /// only failure message so that reports and [`Self::explain`] show it.
+    pub fn skipped(name: &str, title: &str, reason: &str) -> Self {
+        ScenarioResult {
+            name: name.to_owned(),
+            title: title.to_owned(),
+            verdict: Verdict::Skipped,
+            failures: vec![Failure {
+                expectation: "skipped".into(),
+                message: reason.to_owned(),
+                context: Vec::new(),
+                level: Level::Must,
+            }],
+            duration_ms: 0,
+            transcript: Vec::new(),
+            snapshot: String::new(),
+            names: Vec::new(),
+            expected_failure: None,
+        }
+    }
+
+    /// A FAIL that an expectations file expects (XFAIL).
+    pub fn is_expected_failure(&self) -> bool {
+        self.verdict == Verdict::Fail && self.expected_failure.is_some()
+    }
+
+    /// An expected failure that did not fail (PASS or NON-STRICT): the expectation
+    /// is stale.
+    pub fn is_stale_expectation(&self) -> bool {
+        self.expected_failure.is_some() && matches!(self.verdict, Verdict::Pass | Verdict::NonStrict)
+    }
+
+    /// Whether this result lets the run as a whole succeed: not a FAIL unless one is
+    /// expected, and no stale expected failure.
+    pub fn is_success(&self) -> bool {
+        if self.expected_failure.is_some() {
+            !self.is_stale_expectation()
+        } else {
+            self.verdict.is_success()
+        }
+    }
+
+    /// The label for reports: the verdict's, `XFAIL` for an expected failure, or
+    /// `XPASS` for a stale expected failure.
+    pub fn label(&self) -> &'static str {
+        report_label(self.verdict, self.expected_failure.is_some())
     }
 
     /// The full transcript, one line per entry, with role names.
@@ -84,6 +139,17 @@ impl ScenarioResult {
             }
         }
         out
+    }
+}
+
+/// The report label of a verdict, given whether an expectations file expects the
+/// scenario to fail: `XFAIL` for an expected FAIL, `XPASS` for a stale one (PASS or
+/// NON-STRICT), the verdict's own label otherwise.
+pub fn report_label(verdict: Verdict, expected_failure: bool) -> &'static str {
+    match (verdict, expected_failure) {
+        (Verdict::Fail, true) => "XFAIL",
+        (Verdict::Pass | Verdict::NonStrict, true) => "XPASS",
+        (other, _) => other.label(),
     }
 }
 
@@ -199,5 +265,6 @@ pub fn finish(
         transcript,
         snapshot,
         names,
+        expected_failure: None,
     }
 }

@@ -82,6 +82,9 @@ pub struct JsonResult<'a> {
     pub failures: Vec<String>,
     /// Real time in milliseconds.
     pub duration_ms: u64,
+    /// Why the expectations file expects a failure, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_failure: Option<&'a str>,
 }
 
 /// The `--json` report.
@@ -93,6 +96,7 @@ pub fn json_report(results: &[ScenarioResult]) -> serde_json::Value {
             verdict: r.verdict,
             failures: r.failures.iter().map(|f| format!("{}: {}", f.expectation, f.message)).collect(),
             duration_ms: r.duration_ms,
+            expected_failure: r.expected_failure.as_deref(),
         })
         .collect();
     serde_json::json!({ "scenarios": items })
@@ -104,4 +108,11 @@ pub fn summary(results: &[ScenarioResult]) -> Vec<(Verdict, usize)> {
         .into_iter()
         .map(|v| (v, results.iter().filter(|r| r.verdict == v).count()))
         .collect()
+}
+
+/// Whether a run succeeded, i.e. the exit decision of `conformance run`: every result
+/// is PASS, NON-STRICT, UNIMPLEMENTED, SKIPPED or an expected failure (XFAIL), and no
+/// expected failure passed (a stale expectation fails the run).
+pub fn run_succeeded(results: &[ScenarioResult]) -> bool {
+    results.iter().all(ScenarioResult::is_success)
 }
