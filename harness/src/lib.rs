@@ -10,6 +10,7 @@
 
 pub mod driver;
 pub mod expect;
+pub mod expectations;
 pub mod normalize;
 pub mod pattern;
 pub mod roles;

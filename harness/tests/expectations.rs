@@ -1,0 +1,198 @@
+//! Expectations files: skips are not run, expected failures do not fail the run,
+//! stale expected failures do, and a bad file names its line.
+
+use std::path::Path;
+
+use harness::expect::{Failure, Level};
+use harness::expectations::{apply, Expectations};
+use harness::runner::ScenarioResult;
+use harness::suite::run_succeeded;
+use harness::verdict::Verdict;
+
+const FILE: &str = r#"# Known gaps of the example implementation.
+[[skip]]
+scenarios = "qr-login/abort/*"
+reason = "the adapter cannot inject faults"
+
+[[expected-failure]]
+scenarios = "register/*-unstable"
+reason = "only the stable field is implemented"
+
+[[expected-failure]]
+scenarios = "qr-login/happy/a-shows-code"
+reason = "issue 42"
+"#;
+
+fn load(text: &str) -> Result<Expectations, String> {
+    Expectations::parse(text, Path::new("impl/expectations.toml")).map_err(|e| e.to_string())
+}
+
+fn expectations() -> Expectations {
+    load(FILE).expect("a valid file")
+}
+
+fn result(name: &str, verdict: Verdict) -> ScenarioResult {
+    let failures = match verdict {
+        Verdict::Fail => vec![Failure {
+            expectation: "outcome of A".into(),
+            message: "expected A to finish `verified`, but it finished `error`".into(),
+            context: vec![],
+            level: Level::Must,
+        }],
+        _ => vec![],
+    };
+    ScenarioResult {
+        name: name.into(),
+        title: String::new(),
+        verdict,
+        failures,
+        duration_ms: 5,
+        transcript: vec![],
+        snapshot: String::new(),
+        names: vec![],
+        expected_failure: None,
+    }
+}
+
+#[test]
+fn a_valid_file_loads_with_lines() {
+    let e = expectations();
+    assert_eq!(e.path, "impl/expectations.toml");
+    assert_eq!(e.skip.len(), 1);
+    assert_eq!(e.skip[0].scenarios, "qr-login/abort/*");
+    assert_eq!(e.skip[0].line, 2, "the line of the `[[skip]]` header");
+    assert_eq!(e.expected_failure.len(), 2);
+    assert_eq!(e.expected_failure[1].reason, "issue 42");
+    assert_eq!(
+        load("").expect("an empty file is valid"),
+        Expectations { path: e.path, ..Default::default() }
+    );
+}
+
+#[test]
+fn a_skip_matches_across_directories_and_gives_skipped() {
+    let e = expectations();
+    assert_eq!(e.should_skip("qr-login/abort/wrong-device-key"), Some("the adapter cannot inject faults"));
+    assert_eq!(e.should_skip("qr-login/abort/deep/er"), Some("the adapter cannot inject faults"));
+    assert_eq!(e.should_skip("qr-login/happy/b-shows-code"), None);
+
+    // What the CLI does before running: the scenario becomes SKIPPED with the reason.
+    let skipped = ScenarioResult::skipped("qr-login/abort/x", "title", "the adapter cannot inject faults");
+    assert_eq!(skipped.verdict, Verdict::Skipped);
+    assert_eq!(skipped.label(), "SKIPPED");
+    assert!(skipped.explain().contains("the adapter cannot inject faults"), "{}", skipped.explain());
+    assert!(run_succeeded(&[skipped]));
+
+    // A skipped scenario that ran anyway is turned into a skip by apply.
+    let (results, problems) = apply(vec![result("qr-login/abort/x", Verdict::Fail)], &e);
+    assert!(problems.is_empty());
+    assert_eq!(results[0].verdict, Verdict::Skipped);
+    assert_eq!(results[0].failures[0].message, "the adapter cannot inject faults");
+    assert!(run_succeeded(&results));
+}
+
+#[test]
+fn an_expected_failure_is_xfail_and_the_run_succeeds() {
+    let e = expectations();
+    let ran = vec![
+        result("qr-login/happy/b-shows-code", Verdict::Pass),
+        result("qr-login/happy/a-shows-code", Verdict::Fail),
+        result("register/keys-unstable", Verdict::Fail),
+    ];
+    assert!(!run_succeeded(&ran), "without expectations the FAILs fail the run");
+    let (results, problems) = apply(ran, &e);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(results[0].label(), "PASS");
+    assert_eq!(results[1].verdict, Verdict::Fail, "the verdict stays FAIL");
+    assert_eq!(results[1].label(), "XFAIL");
+    assert_eq!(results[1].expected_failure.as_deref(), Some("issue 42"));
+    assert_eq!(results[2].label(), "XFAIL");
+    assert!(run_succeeded(&results));
+}
+
+#[test]
+fn an_unexpected_failure_still_fails_the_run() {
+    let (results, problems) = apply(vec![result("qr-login/happy/other", Verdict::Fail)], &expectations());
+    assert!(problems.is_empty());
+    assert_eq!(results[0].label(), "FAIL");
+    assert!(!run_succeeded(&results));
+}
+
+#[test]
+fn a_stale_expected_failure_fails_the_run_with_a_clear_message() {
+    let e = expectations();
+    for verdict in [Verdict::Pass, Verdict::NonStrict] {
+        let (results, problems) = apply(vec![result("qr-login/happy/a-shows-code", verdict)], &e);
+        assert_eq!(results[0].label(), "XPASS");
+        assert!(!run_succeeded(&results));
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].starts_with(
+                "stale expected failure: qr-login/happy/a-shows-code passed; remove it from impl/expectations.toml"
+            ),
+            "{}",
+            problems[0]
+        );
+        assert!(problems[0].contains("line 10"), "{}", problems[0]);
+    }
+    // UNIMPLEMENTED neither passes nor fails: not stale.
+    let (results, problems) = apply(vec![result("qr-login/happy/a-shows-code", Verdict::Unimplemented)], &e);
+    assert!(problems.is_empty());
+    assert!(run_succeeded(&results));
+}
+
+#[test]
+fn a_skip_wins_over_an_expected_failure() {
+    let text = format!("{FILE}\n[[expected-failure]]\nscenarios = \"qr-login/abort/x\"\nreason = \"r\"\n");
+    let (results, problems) =
+        apply(vec![result("qr-login/abort/x", Verdict::Pass)], &load(&text).expect("valid"));
+    assert!(problems.is_empty());
+    assert_eq!(results[0].label(), "SKIPPED");
+}
+
+#[test]
+fn an_unknown_key_names_file_and_line() {
+    let text = FILE.replace("reason = \"issue 42\"", "reason = \"issue 42\"\nticket = 42");
+    let error = load(&text).unwrap_err();
+    assert!(error.starts_with("impl/expectations.toml:13:"), "{error}");
+    assert!(error.contains("ticket"), "{error}");
+
+    let error = load("[[skipped]]\nscenarios = \"x\"\nreason = \"y\"\n").unwrap_err();
+    assert!(error.starts_with("impl/expectations.toml:1:"), "{error}");
+    assert!(error.contains("skipped"), "{error}");
+}
+
+#[test]
+fn a_glob_of_the_wrong_type_names_file_and_line() {
+    let text = FILE.replace("scenarios = \"register/*-unstable\"", "scenarios = [\"register/*\"]");
+    let error = load(&text).unwrap_err();
+    assert!(error.starts_with("impl/expectations.toml:7:"), "{error}");
+    assert!(error.contains("string"), "{error}");
+
+    let error = load("[[skip]]\nscenarios = 3\nreason = \"y\"\n").unwrap_err();
+    assert!(error.starts_with("impl/expectations.toml:2:"), "{error}");
+}
+
+#[test]
+fn missing_or_empty_fields_name_file_and_line() {
+    let error = load("[[skip]]\nscenarios = \"x\"\n").unwrap_err();
+    assert!(error.starts_with("impl/expectations.toml:1:"), "{error}");
+    assert!(error.contains("reason"), "{error}");
+
+    let error = load("\n[[expected-failure]]\nscenarios = \"\"\nreason = \"y\"\n").unwrap_err();
+    assert_eq!(error, "impl/expectations.toml:3: [[expected-failure]] scenarios must not be empty");
+
+    let error = load("[[skip]]\nscenarios = \"x\"\nreason = \" \"\n").unwrap_err();
+    assert_eq!(error, "impl/expectations.toml:3: [[skip]] reason must not be empty");
+
+    let error = load("[[skip]]\nscenarios = \"x \"\nreason = \"y\"\n").unwrap_err();
+    assert!(error.starts_with("impl/expectations.toml:2:"), "{error}");
+}
+
+#[test]
+fn a_file_that_is_not_toml_names_file_and_line() {
+    let error = load("[[skip]]\nscenarios = \"x\nreason = \"y\"\n").unwrap_err();
+    assert!(error.starts_with("impl/expectations.toml:2:"), "{error}");
+    let error = Expectations::load(Path::new("/nonexistent/expectations.toml")).unwrap_err().to_string();
+    assert!(error.starts_with("/nonexistent/expectations.toml:0: cannot read"), "{error}");
+}
