@@ -11,6 +11,7 @@
 pub mod driver;
 pub mod expect;
 pub mod expectations;
+pub mod junit;
 pub mod normalize;
 pub mod pattern;
 pub mod roles;
