@@ -12,6 +12,7 @@ pub mod driver;
 pub mod expect;
 pub mod expectations;
 pub mod junit;
+pub mod mermaid;
 pub mod normalize;
 pub mod pattern;
 pub mod roles;
