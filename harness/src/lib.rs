@@ -6,8 +6,11 @@
 //! [`runner::run`] plays it with a fresh [`mock_homeserver::MockHomeserver`] and the
 //! simulated devices of the `devices` crate, driven by [`driver::Driver`] on a virtual
 //! clock, then checks every expectation ([`expect`]) and normalises the transcript
-//! into a snapshot ([`normalize`]).
+//! into a snapshot ([`normalize`]). Reports: JSON ([`suite`]), JUnit XML ([`junit`]),
+//! Mermaid sequence diagrams ([`mermaid`]) and full transcripts ([`artifacts`]); an
+//! implementation's known gaps live in an expectations file ([`expectations`]).
 
+pub mod artifacts;
 pub mod driver;
 pub mod expect;
 pub mod expectations;
