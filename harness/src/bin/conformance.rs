@@ -1,11 +1,14 @@
 //! `conformance`: run the scenarios of the Matrix E2EE onboarding conformance suite.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use harness::runner::ScenarioResult;
+use harness::artifacts;
+use harness::expectations::{self, Expectations};
+use harness::junit::junit_xml;
+use harness::runner::{self, ScenarioResult};
 use harness::suite;
 use harness::verdict::Verdict;
 
@@ -33,6 +36,19 @@ enum Cmd {
         /// Write a machine-readable result per scenario to this file.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// Write a JUnit XML report to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Write a Mermaid sequence diagram of every scenario to DIR/<name>.mmd.
+        #[arg(long, value_name = "DIR")]
+        diagrams: Option<PathBuf>,
+        /// Write the full transcript of every failing scenario to DIR/<name>.txt.
+        #[arg(long, value_name = "DIR")]
+        transcripts: Option<PathBuf>,
+        /// The implementation's expectations file (TOML): scenarios to skip and
+        /// expected failures.
+        #[arg(long, value_name = "FILE")]
+        expectations: Option<PathBuf>,
     },
     /// List the scenarios with their titles and spec steps.
     List {
@@ -94,40 +110,98 @@ async fn run(cli: Cli) -> Result<bool, String> {
             print!("{}", result.explain());
             Ok(result.verdict.is_success())
         }
-        Cmd::Run { paths, filter, jobs, json } => {
+        Cmd::Run { paths, filter, jobs, json, junit, diagrams, transcripts, expectations } => {
+            let expectations = match &expectations {
+                Some(path) => Expectations::load(path).map_err(|e| e.to_string())?,
+                None => Expectations::default(),
+            };
             let mut scenarios = suite::load_all(&paths_or_default(paths))?;
             if let Some(filter) = &filter {
                 scenarios.retain(|s| s.name.contains(filter.as_str()));
             }
+            let total = scenarios.len();
+            let (to_skip, to_run): (Vec<_>, Vec<_>) =
+                scenarios.into_iter().partition(|s| expectations.should_skip(&s.name).is_some());
+            let mut skipped: Vec<ScenarioResult> = to_skip
+                .iter()
+                .map(|s| {
+                    ScenarioResult::skipped(
+                        &s.name,
+                        &s.title,
+                        expectations.should_skip(&s.name).unwrap_or(""),
+                    )
+                })
+                .collect();
+            skipped.iter().for_each(|r| print_result(r, false));
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
             let started = Instant::now();
-            let total = scenarios.len();
-            let results = suite::run_all(scenarios, jobs, print_result).await;
-            let counts = suite::summary(&results);
-            let parts: Vec<String> = counts
-                .iter()
-                .filter(|(_, n)| *n > 0)
-                .map(|(v, n)| format!("{n} {}", v.label().to_lowercase()))
-                .collect();
-            println!(
-                "\n{total} scenarios: {} in {:.2} s",
-                if parts.is_empty() { "none run".to_owned() } else { parts.join(", ") },
-                started.elapsed().as_secs_f64()
-            );
+            let ran = suite::run_all(to_run, jobs, |r| {
+                print_result(r, expectations.expected_failure(&r.name).is_some())
+            })
+            .await;
+            let elapsed = started.elapsed();
+            let (mut results, problems) = expectations::apply(ran, &expectations);
+            results.append(&mut skipped);
+            results.sort_by(|a, b| a.name.cmp(&b.name));
+            println!("\n{total} scenarios: {} in {:.2} s", summary_line(&results), elapsed.as_secs_f64());
+            for problem in &problems {
+                println!("{problem}");
+            }
             if let Some(path) = json {
                 let text =
                     serde_json::to_string_pretty(&suite::json_report(&results)).map_err(|e| e.to_string())?;
-                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+                write(&path, &text)?;
             }
-            Ok(results.iter().all(|r| r.verdict.is_success()))
+            if let Some(path) = junit {
+                write(&path, &junit_xml(&results, "conformance", elapsed.as_millis() as u64))?;
+            }
+            if let Some(dir) = diagrams {
+                artifacts::write_diagrams(&dir, &results)?;
+            }
+            if let Some(dir) = transcripts {
+                let written = artifacts::write_transcripts(&dir, &results)?;
+                if !written.is_empty() {
+                    println!("transcripts of {} failing scenario(s) in {}", written.len(), dir.display());
+                }
+            }
+            Ok(suite::run_succeeded(&results))
         }
     }
 }
 
-fn print_result(result: &ScenarioResult) {
-    println!("{:<13} {:<56} {:>6} ms", result.verdict.label(), result.name, result.duration_ms);
-    if result.verdict == Verdict::Fail || result.verdict == Verdict::NonStrict {
-        print!("{}", result.explain());
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `3 pass, 1 fail, 2 xfail`: counts per label, in report order, the zero ones left out.
+fn summary_line(results: &[ScenarioResult]) -> String {
+    let labels = ["PASS", "NON-STRICT", "UNIMPLEMENTED", "SKIPPED", "XFAIL", "XPASS", "FAIL"];
+    let parts: Vec<String> = labels
+        .iter()
+        .map(|label| (label, results.iter().filter(|r| r.label() == *label).count()))
+        .filter(|(_, n)| *n > 0)
+        .map(|(label, n)| format!("{n} {}", label.to_lowercase()))
+        .collect();
+    if parts.is_empty() {
+        "none run".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// One line per finished scenario; `expected_failure` when the expectations file
+/// expects it to fail (the result is not annotated yet while the run goes on).
+fn print_result(result: &ScenarioResult, expected_failure: bool) {
+    let label = runner::report_label(result.verdict, expected_failure);
+    println!("{label:<13} {:<56} {:>6} ms", result.name, result.duration_ms);
+    match result.verdict {
+        Verdict::Fail | Verdict::NonStrict => print!("{}", result.explain()),
+        Verdict::Skipped => {
+            for failure in &result.failures {
+                println!("      {}", failure.message);
+            }
+        }
+        _ => {}
     }
 }
