@@ -121,8 +121,16 @@ impl RegistrarKnobs {
 
     /// Whether `knob` is on.
     pub fn is_set(&self, knob: RegistrarKnob) -> bool {
-        let mut copy = self.clone();
-        *copy.slot(knob)
+        match knob {
+            RegistrarKnob::BadSelfSigningSignature => self.bad_self_signing_signature,
+            RegistrarKnob::BadUserSigningSignature => self.bad_user_signing_signature,
+            RegistrarKnob::MasterWrongUsage => self.master_wrong_usage,
+            RegistrarKnob::MasterWrongUserId => self.master_wrong_user_id,
+            RegistrarKnob::TwoKeysInMaster => self.two_keys_in_master,
+            RegistrarKnob::MissingMasterKey => self.missing_master_key,
+            RegistrarKnob::StableFieldName => self.stable_field_name,
+            RegistrarKnob::SkipKeyCheck => self.skip_key_check,
+        }
     }
 
     /// The knobs that are on, in declaration order.
