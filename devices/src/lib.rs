@@ -24,6 +24,7 @@ pub mod io;
 pub mod registrar;
 pub mod retry;
 pub mod role;
+pub mod secure_channel;
 pub mod shell;
 
 pub use events::{Abort, Decision, DeviceEvent, Outcome};
