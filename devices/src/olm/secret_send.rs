@@ -257,8 +257,11 @@ impl DeviceCrypto {
         pre_key: &PreKeyMessage,
     ) -> Result<Vec<u8>, OlmError> {
         let session_id = pre_key.session_id();
-        let sessions = self.sessions.entry(*sender_key).or_default();
-        if let Some(session) = sessions.iter_mut().find(|s| s.session_id() == session_id) {
+        let existing = self
+            .sessions
+            .get_mut(sender_key)
+            .and_then(|sessions| sessions.iter_mut().find(|s| s.session_id() == session_id));
+        if let Some(session) = existing {
             return session
                 .decrypt(&OlmMessage::PreKey(pre_key.clone()))
                 .map_err(|e| OlmError::Decryption(e.to_string()));
@@ -267,7 +270,8 @@ impl DeviceCrypto {
             .account
             .create_inbound_session(SessionConfig::version_1(), vodozemac_curve(sender_key), pre_key)
             .map_err(|e| OlmError::Decryption(e.to_string()))?;
-        sessions.push(created.session);
+        // Only a message that decrypted leaves a session behind.
+        self.sessions.entry(*sender_key).or_default().push(created.session);
         Ok(created.plaintext)
     }
 
