@@ -22,8 +22,10 @@ pub mod api;
 pub mod events;
 pub mod io;
 pub mod olm;
+pub mod registrar;
 pub mod retry;
 pub mod role;
+pub mod secure_channel;
 pub mod shell;
 
 pub use events::{Abort, Decision, DeviceEvent, Outcome};
