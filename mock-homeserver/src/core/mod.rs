@@ -172,6 +172,7 @@ impl Homeserver {
         let caller = ctx.caller.clone();
         let faults = std::mem::take(&mut ctx.fired);
         let state = &mut *state;
+        let response = endpoints::rendezvous::decorate(&state.profile, &req.path, response);
         let entry = JournalEntry {
             seq: state.journal.len() as u64 + 1,
             elapsed_ms: now_ms,
@@ -247,6 +248,17 @@ impl Homeserver {
             "self_signing" => user.self_signing_key.clone(),
             "user_signing" => user.user_signing_key.clone(),
             _ => None,
+        }
+    }
+
+    /// Signals that `user_id`'s device list changed, as `/keys/upload` does: every
+    /// device of that user sees the user in `device_lists.changed` on its next `/sync`.
+    #[doc(hidden)]
+    pub fn mark_device_list_changed(&self, user_id: &str) {
+        let mut state = self.lock();
+        state.device_list_changed(user_id);
+        if std::mem::take(&mut state.wake) {
+            self.changed.notify_waiters();
         }
     }
 
