@@ -22,6 +22,7 @@ pub mod api;
 pub mod events;
 pub mod io;
 pub mod rendezvous;
+pub mod qr_login;
 pub mod retry;
 pub mod role;
 pub mod shell;
