@@ -24,6 +24,7 @@ pub mod io;
 pub mod rendezvous;
 pub mod qr_login;
 pub mod retry;
+pub mod secure_channel;
 pub mod role;
 pub mod shell;
 
