@@ -70,7 +70,8 @@ pub struct ExistingDeviceKnobs {
     pub lie_verifying_device_key: bool,
     /// M8 carries a `verifying_device_id` that is not B's ID.
     pub lie_verifying_device_id: bool,
-    /// M8 carries a `master_key` that is not the user's master key.
+    /// M8 carries a `master_key` that is not the user's master key (even when B has
+    /// no cross-signing, so the homeserver has no master key at all).
     pub lie_master_key: bool,
     /// M8 omits `master_key` although B has cross-signing.
     pub omit_master_key: bool,

@@ -247,7 +247,7 @@ impl ExistingDevice {
             id = format!("{id}X");
         }
         let mut master_key = me.cross_signing.as_ref().map(|cs| cs.public_key(KeyUsage::Master).to_base64());
-        if knobs.lie_master_key && master_key.is_some() {
+        if knobs.lie_master_key {
             master_key = Some(protocol::base64::encode([9u8; 32]));
         }
         if knobs.omit_master_key {
