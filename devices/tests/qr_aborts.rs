@@ -19,17 +19,23 @@ fn no_trust_effects_on_a(env: &Env, run: &support::Run) {
     assert!(env.requests_by(A, "POST", "/keys/signatures/upload").is_empty());
     assert!(!has_decision(&run.a, |d| matches!(
         d,
-        Decision::MarkedVerified { .. } | Decision::TrustedMasterKey { .. } | Decision::RequestedSecret { .. }
+        Decision::MarkedVerified { .. }
+            | Decision::TrustedMasterKey { .. }
+            | Decision::RequestedSecret { .. }
     )));
 }
 
 fn b_never_signed_a(env: &Env, run: &support::Run) {
-    let signed_a = env
-        .requests_by(B, "POST", "/keys/signatures/upload")
-        .iter()
-        .any(|e| e.request.json().is_some_and(|b| b.as_object().is_some_and(|m| m.values().any(|u| u.get(A).is_some()))));
+    let signed_a = env.requests_by(B, "POST", "/keys/signatures/upload").iter().any(|e| {
+        e.request
+            .json()
+            .is_some_and(|b| b.as_object().is_some_and(|m| m.values().any(|u| u.get(A).is_some())))
+    });
     assert!(!signed_a, "B uploaded a signature for A");
-    assert!(!has_decision(&run.b, |d| matches!(d, Decision::MarkedVerified { .. } | Decision::CrossSigned { .. })));
+    assert!(!has_decision(&run.b, |d| matches!(
+        d,
+        Decision::MarkedVerified { .. } | Decision::CrossSigned { .. }
+    )));
 }
 
 fn b_outcome_reason(run: &support::Run) -> Abort {
@@ -133,7 +139,10 @@ async fn decline_ends_both_declined_and_no_token_is_minted() {
     assert_eq!(run.outcome_a(), Some(Outcome::Declined));
     assert!(env.requests_by(B, "POST", "/login/get_token").is_empty());
     assert!(env.server.journal().iter().any(|e| e.method == "DELETE" && e.path.contains("rendezvous")));
-    assert!(!env.server.journal().iter().any(|e| e.method == "POST" && e.path.ends_with("/login") && e.caller.is_none() && e.request.json().is_some_and(|b| b["type"] == "m.login.token")));
+    assert!(!env.server.journal().iter().any(|e| e.method == "POST"
+        && e.path.ends_with("/login")
+        && e.caller.is_none()
+        && e.request.json().is_some_and(|b| b["type"] == "m.login.token")));
 }
 
 #[tokio::test]
@@ -167,7 +176,11 @@ async fn tampered_envelope_ends_b_with_a_channel_error() {
     let mut a = env.a_config();
     a.knobs.tamper_envelope = true;
     let run = run(&env, a, env.b_config(), true).await;
-    assert!(matches!(run.outcome_b(), Some(Outcome::Error { reason: Abort::Channel { .. } })), "{:#?}", run.b);
+    assert!(
+        matches!(run.outcome_b(), Some(Outcome::Error { reason: Abort::Channel { .. } })),
+        "{:#?}",
+        run.b
+    );
     assert!(env.requests_by(B, "POST", "/login/get_token").is_empty());
     assert!(run.outcome_a().is_some());
 }
@@ -196,10 +209,14 @@ async fn unsolicited_secret_is_ignored() {
     let mut b = env.b_config();
     b.knobs.send_unsolicited_secret = true;
     let run = run(&env, env.a_config(), b, true).await;
-    assert!(has_decision(&run.a, |d| matches!(
-        d,
-        Decision::IgnoredSecret { reason, .. } if reason.contains("no outstanding request")
-    )), "{:#?}", run.a);
+    assert!(
+        has_decision(&run.a, |d| matches!(
+            d,
+            Decision::IgnoredSecret { reason, .. } if reason.contains("no outstanding request")
+        )),
+        "{:#?}",
+        run.a
+    );
     assert_eq!(run.outcome_a(), Some(Outcome::Verified));
 }
 

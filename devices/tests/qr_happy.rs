@@ -28,7 +28,8 @@ fn assert_secrets_match_homeserver(env: &Env, run: &Run, expect: &[&str]) {
             assert_eq!(devices::qr_login::bootstrap::backup_public_key(&bytes), public);
         } else {
             let usage = KeyUsage::ALL.into_iter().find(|u| u.secret_name() == *name).unwrap();
-            let published = env.server.core().cross_signing_key(&user, usage.as_str()).expect("published key");
+            let published =
+                env.server.core().cross_signing_key(&user, usage.as_str()).expect("published key");
             let (_, public) = protocol::cross_signing::public_key(&published).unwrap();
             assert_eq!(Ed25519Keypair::from_seed(&bytes).public_key(), public, "{name}");
         }
@@ -36,8 +37,14 @@ fn assert_secrets_match_homeserver(env: &Env, run: &Run, expect: &[&str]) {
 }
 
 fn assert_mutually_verified(run: &Run) {
-    assert!(has_decision(&run.b, |d| matches!(d, Decision::MarkedVerified { device_id } if device_id == "AAAAAAAA")));
-    assert!(has_decision(&run.a, |d| matches!(d, Decision::MarkedVerified { device_id } if device_id == "BBBBBBBB")));
+    assert!(has_decision(
+        &run.b,
+        |d| matches!(d, Decision::MarkedVerified { device_id } if device_id == "AAAAAAAA")
+    ));
+    assert!(has_decision(
+        &run.a,
+        |d| matches!(d, Decision::MarkedVerified { device_id } if device_id == "BBBBBBBB")
+    ));
 }
 
 async fn happy(dialect: DialectName, a_shows: bool) {
@@ -65,7 +72,9 @@ async fn happy(dialect: DialectName, a_shows: bool) {
         })
         .collect();
     match dialect {
-        DialectName::V1 => assert!(sent_types.iter().all(|t| t == "m.login.progress" || t == "m.login.finish")),
+        DialectName::V1 => {
+            assert!(sent_types.iter().all(|t| t == "m.login.progress" || t == "m.login.finish"))
+        }
         DialectName::V2 => assert!(sent_types.contains(&"m.login.success".to_owned()), "{sent_types:?}"),
     }
     // Step order on A: checks, then trust, then verify, then requests.
@@ -128,7 +137,8 @@ async fn without_e2ee_both_end_success_and_no_keys_move() {
     assert_eq!(run.outcome_b(), Some(Outcome::Success), "B: {:#?}", run.b);
     assert!(env.requests_by("AAAAAAAA", "POST", "/keys/upload").is_empty());
     assert!(env.requests_by("AAAAAAAA", "PUT", "/sendToDevice").is_empty());
-    assert!(env.requests_by("BBBBBBBB", "POST", "/keys/signatures/upload").iter().all(|e| {
-        e.request.json().is_some_and(|b| b.pointer("/@alice:test/AAAAAAAA").is_none())
-    }));
+    assert!(env
+        .requests_by("BBBBBBBB", "POST", "/keys/signatures/upload")
+        .iter()
+        .all(|e| { e.request.json().is_some_and(|b| b.pointer("/@alice:test/AAAAAAAA").is_none()) }));
 }

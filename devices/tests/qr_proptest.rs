@@ -29,9 +29,13 @@ fn bodies() -> Vec<Vec<u8>> {
         v(json!({"versions": ["v1.7"], "unstable_features": {"org.matrix.msc3882": true}})),
         v(json!({"login_token": "tok", "expires_in_ms": 1000})),
         v(json!({"session": "s", "flows": [{"stages": ["m.login.password"]}], "params": {}})),
-        v(json!({"algorithm": "org.matrix.msc3903.rendezvous.v2.curve25519-aes-sha256", "key": "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo"})),
+        v(
+            json!({"algorithm": "org.matrix.msc3903.rendezvous.v2.curve25519-aes-sha256", "key": "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo"}),
+        ),
         v(json!({"iv": "AAAAAAAAAAAAAAAAAAAAAA", "ciphertext": "AAAAAAAAAAAAAAAAAAAAAAAAAAAA"})),
-        v(json!({"device_keys": {"@u:hs": {"D": {"user_id": "@u:hs", "device_id": "D"}}}, "master_keys": {}})),
+        v(
+            json!({"device_keys": {"@u:hs": {"D": {"user_id": "@u:hs", "device_id": "D"}}}, "master_keys": {}}),
+        ),
         v(json!({"next_batch": "n", "to_device": {"events": [
             {"type": "m.secret.request", "sender": "@u:hs", "content": {"action": "request", "name": "m.cross_signing.master", "requesting_device_id": "A", "request_id": "r"}},
             {"type": "m.secret.send", "sender": "@u:hs", "content": {"request_id": "r", "secret": "AAAA"}},
@@ -116,7 +120,9 @@ fn assert_safe(events: &[DeviceEvent]) {
                 assert!(device_checked && !master_failed && !aborted, "verified before checks: {events:#?}");
                 marked = true;
             }
-            Decision::CrossSigned { .. } | Decision::RequestedSecret { .. } | Decision::SharedSecret { .. } => {
+            Decision::CrossSigned { .. }
+            | Decision::RequestedSecret { .. }
+            | Decision::SharedSecret { .. } => {
                 assert!(marked && !aborted, "effect before verification: {events:#?}")
             }
             _ => {}

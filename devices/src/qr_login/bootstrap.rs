@@ -110,7 +110,9 @@ impl Bootstrap {
     }
 
     fn session(&self) -> Result<&Session, Abort> {
-        self.session.as_ref().ok_or_else(|| Abort::Homeserver { request: "login".into(), detail: "no session".into() })
+        self.session
+            .as_ref()
+            .ok_or_else(|| Abort::Homeserver { request: "login".into(), detail: "no session".into() })
     }
 
     /// Feeds an answer.
@@ -124,7 +126,10 @@ impl Bootstrap {
                     cross_signing: self.cross_signing.take(),
                     backup_key: self.backup_key.take(),
                 })),
-                None => BootStep::Failed(Abort::Homeserver { request: "login".into(), detail: "no session".into() }),
+                None => BootStep::Failed(Abort::Homeserver {
+                    request: "login".into(),
+                    detail: "no session".into(),
+                }),
             },
             Err(abort) => BootStep::Failed(abort),
         }
@@ -206,10 +211,8 @@ impl Bootstrap {
         let keys = self.cross_signing.as_ref().ok_or_else(missing)?;
         let olm = self.olm.as_ref().ok_or_else(missing)?;
         let mut device = olm.device_keys();
-        keys.sign_device(&session.user_id, &mut device).map_err(|e| Abort::Homeserver {
-            request: "signatures".into(),
-            detail: e.to_string(),
-        })?;
+        keys.sign_device(&session.user_id, &mut device)
+            .map_err(|e| Abort::Homeserver { request: "signatures".into(), detail: e.to_string() })?;
         let mut master = keys.key_json(&session.user_id, KeyUsage::Master);
         olm.sign(&mut master);
         let body = json!({&session.user_id: {

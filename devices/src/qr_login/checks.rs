@@ -64,7 +64,11 @@ pub fn check_verifying_device(
 }
 
 /// The homeserver's cross-signing key of `usage` for `user_id`, structurally valid.
-pub fn published_key(query: &Value, user_id: &str, usage: KeyUsage) -> Result<Option<CrossSigningKey>, Abort> {
+pub fn published_key(
+    query: &Value,
+    user_id: &str,
+    usage: KeyUsage,
+) -> Result<Option<CrossSigningKey>, Abort> {
     let field = match usage {
         KeyUsage::Master => "master_keys",
         KeyUsage::SelfSigning => "self_signing_keys",
@@ -74,16 +78,20 @@ pub fn published_key(query: &Value, user_id: &str, usage: KeyUsage) -> Result<Op
     let key = CrossSigningKey::parse(raw)
         .map_err(|e| Abort::InvalidCrossSigningKey { reason: format!("{usage} key: {e}") })?;
     if key.user_id != user_id || !key.has_usage(usage) {
-        return Err(Abort::InvalidCrossSigningKey { reason: format!("{usage} key has the wrong user or usage") });
+        return Err(Abort::InvalidCrossSigningKey {
+            reason: format!("{usage} key has the wrong user or usage"),
+        });
     }
     Ok(Some(key))
 }
 
 /// Step 21a (A): the homeserver's master key exists (strict, D7) and equals `claimed`.
 pub fn check_master_key(query: &Value, user_id: &str, claimed: &str) -> Result<CrossSigningKey, Abort> {
-    let master = published_key(query, user_id, KeyUsage::Master)?.ok_or(Abort::MasterKeyMissingOnHomeserver)?;
+    let master =
+        published_key(query, user_id, KeyUsage::Master)?.ok_or(Abort::MasterKeyMissingOnHomeserver)?;
     let found = master.public_key.to_base64();
-    let claimed_matches = Ed25519PublicKey::from_base64(claimed).map(|k| k == master.public_key).unwrap_or(false);
+    let claimed_matches =
+        Ed25519PublicKey::from_base64(claimed).map(|k| k == master.public_key).unwrap_or(false);
     if !claimed_matches {
         return Err(Abort::MasterKeyMismatch { expected: claimed.to_owned(), found });
     }
@@ -100,7 +108,9 @@ pub fn check_signed_by_master(
 ) -> Result<Option<Ed25519PublicKey>, Abort> {
     let Some(key) = published_key(query, user_id, usage)? else { return Ok(None) };
     protocol::cross_signing::verify_signed_by(&key.raw, user_id, &master.key_id, &master.public_key)
-        .map_err(|e| Abort::InvalidCrossSigningKey { reason: format!("{usage} key not signed by the master key: {e}") })?;
+        .map_err(|e| Abort::InvalidCrossSigningKey {
+            reason: format!("{usage} key not signed by the master key: {e}"),
+        })?;
     Ok(Some(key.public_key))
 }
 
@@ -122,8 +132,13 @@ mod tests {
     #[test]
     fn each_check_names_what_failed() {
         let device_key = Ed25519Keypair::from_seed(&[2; 32]);
-        let device =
-            DeviceKeys::signed_json("@u:hs", "D", &["x"], &device_key, &Curve25519PublicKey::from_bytes([3; 32]));
+        let device = DeviceKeys::signed_json(
+            "@u:hs",
+            "D",
+            &["x"],
+            &device_key,
+            &Curve25519PublicKey::from_bytes([3; 32]),
+        );
         let cs = CrossSigningKeys::from_seeds(&[4; 32], &[5; 32], &[6; 32]);
         let q = answer(device.clone(), &cs);
         let key_b64 = device_key.public_key().to_base64();
@@ -133,7 +148,10 @@ mod tests {
         assert!(matches!(check_new_device_key(&keys, "AAAA"), Err(Abort::DeviceKeyMismatch { .. })));
         assert_eq!(visible_device(&q, "@u:hs", "E"), Ok(None));
         assert!(check_verifying_device(&q, "@u:hs", "D", &key_b64).is_ok());
-        assert!(matches!(check_verifying_device(&q, "@u:hs", "E", &key_b64), Err(Abort::VerifyingDeviceUnknown { .. })));
+        assert!(matches!(
+            check_verifying_device(&q, "@u:hs", "E", &key_b64),
+            Err(Abort::VerifyingDeviceUnknown { .. })
+        ));
         assert!(matches!(
             check_verifying_device(&q, "@u:hs", "D", "AAAA"),
             Err(Abort::VerifyingDeviceKeyMismatch { .. })
@@ -143,7 +161,10 @@ mod tests {
         let master = check_master_key(&q, "@u:hs", &master_b64).unwrap();
         assert!(matches!(check_master_key(&q, "@u:hs", "AAAA"), Err(Abort::MasterKeyMismatch { .. })));
         let no_master = json!({"device_keys": {}});
-        assert_eq!(check_master_key(&no_master, "@u:hs", &master_b64).unwrap_err(), Abort::MasterKeyMissingOnHomeserver);
+        assert_eq!(
+            check_master_key(&no_master, "@u:hs", &master_b64).unwrap_err(),
+            Abort::MasterKeyMissingOnHomeserver
+        );
         assert!(check_signed_by_master(&q, "@u:hs", KeyUsage::SelfSigning, &master).unwrap().is_some());
         let other = CrossSigningKeys::from_seeds(&[7; 32], &[5; 32], &[6; 32]);
         let forged = answer(device.clone(), &other);

@@ -7,7 +7,9 @@ use std::collections::{BTreeSet, VecDeque};
 use protocol::cross_signing::{CrossSigningKeys, KeyUsage};
 use protocol::device_keys::DeviceKeys;
 use protocol::keys::Ed25519Keypair;
-use protocol::qr_login::{is_login_token_protocol, Intent, Message, NameStrictness, QrCode, PROTOCOL_LOGIN_TOKEN};
+use protocol::qr_login::{
+    is_login_token_protocol, Intent, Message, NameStrictness, QrCode, PROTOCOL_LOGIN_TOKEN,
+};
 use rand::RngCore;
 use serde_json::{json, Value};
 
@@ -177,7 +179,14 @@ impl ExistingDevice {
     }
 
     /// Steps 16–17 on a `/keys/query` answer.
-    fn on_device_query(&mut self, now: u64, result: HttpResult, device_id: String, device_key: String, since: u64) -> Step {
+    fn on_device_query(
+        &mut self,
+        now: u64,
+        result: HttpResult,
+        device_id: String,
+        device_key: String,
+        since: u64,
+    ) -> Step {
         let user = self.session().map(|s| s.user_id.clone()).unwrap_or_default();
         let body = match json_object(result) {
             Ok(body) => body,
@@ -188,7 +197,9 @@ impl ExistingDevice {
             Ok(None) => {
                 let waited = now.saturating_sub(since);
                 if waited >= self.config.device_wait_ms {
-                    return self.flow.security_abort(Abort::DeviceNotVisible { device_id, waited_ms: waited });
+                    return self
+                        .flow
+                        .security_abort(Abort::DeviceNotVisible { device_id, waited_ms: waited });
                 }
                 self.state = State::QueryDevice { device_id, device_key, since };
                 Step::Sleep { ms: self.flow.poll_ms }
@@ -196,7 +207,10 @@ impl ExistingDevice {
             Ok(Some(keys)) => {
                 if !self.config.knobs.skip_device_key_check {
                     let checked = checks::check_new_device_key(&keys, &device_key);
-                    self.flow.decide(Decision::CheckedDeviceKey { device_id: device_id.clone(), matched: checked.is_ok() });
+                    self.flow.decide(Decision::CheckedDeviceKey {
+                        device_id: device_id.clone(),
+                        matched: checked.is_ok(),
+                    });
                     if let Err(reason) = checked {
                         return self.flow.security_abort(reason);
                     }
@@ -211,7 +225,9 @@ impl ExistingDevice {
 
     /// Step 18b.
     fn cross_sign(&mut self, device_id: String) -> Step {
-        let (Some(me), Some(keys)) = (self.me.as_ref(), self.new_device.as_ref()) else { return self.send_verified() };
+        let (Some(me), Some(keys)) = (self.me.as_ref(), self.new_device.as_ref()) else {
+            return self.send_verified();
+        };
         let Some(cs) = me.cross_signing.as_ref() else { return self.send_verified() };
         let mut object = keys.raw.clone();
         if let Some(o) = object.as_object_mut() {
@@ -221,7 +237,11 @@ impl ExistingDevice {
             let mut seed = [0u8; 32];
             self.flow.rng.fill_bytes(&mut seed);
             let wrong = Ed25519Keypair::from_seed(&seed);
-            CrossSigningKeys { master: cs.master.clone(), self_signing: wrong, user_signing: cs.user_signing.clone() }
+            CrossSigningKeys {
+                master: cs.master.clone(),
+                self_signing: wrong,
+                user_signing: cs.user_signing.clone(),
+            }
         } else {
             cs.clone()
         };
@@ -346,7 +366,11 @@ impl ExistingDevice {
         if self.config.knobs.answer_secrets_unencrypted {
             let body = json!({"messages": {&user: {&reply.device_id: content}}});
             self.state = State::SendingSecret;
-            return Step::Http(me.session.send("PUT", &format!("/_matrix/client/v3/sendToDevice/m.secret.send/{txn}"), &body));
+            return Step::Http(me.session.send(
+                "PUT",
+                &format!("/_matrix/client/v3/sendToDevice/m.secret.send/{txn}"),
+                &body,
+            ));
         }
         let Some(olm) = me.olm.as_mut() else { return self.hs_fail("sendToDevice", "no Olm identity") };
         let curve = target.curve25519.to_base64();
@@ -371,7 +395,11 @@ impl ExistingDevice {
         let Some(target) = self.new_device.clone() else { return self.serve(now) };
         let user = self.session().map(|s| s.user_id.clone()).unwrap_or_default();
         let claimed = json_object(result).ok().and_then(|body| {
-            let keys = body.pointer(&format!("/one_time_keys/{}/{}", pointer_escape(&user), pointer_escape(&reply.device_id)))?;
+            let keys = body.pointer(&format!(
+                "/one_time_keys/{}/{}",
+                pointer_escape(&user),
+                pointer_escape(&reply.device_id)
+            ))?;
             let (id, key) = keys.as_object()?.iter().next()?;
             let key_id = protocol::key_id::KeyId::ed25519_device(&reply.device_id);
             protocol::signing::verify_json(key, &user, &key_id, &target.ed25519).ok()?;
@@ -446,17 +474,19 @@ impl ExistingDevice {
             State::Capabilities => {
                 let body = json_object(result).unwrap_or(Value::Null);
                 let enabled = |name: &str| {
-                    body.pointer(&format!("/capabilities/{name}/enabled")).and_then(Value::as_bool) == Some(true)
+                    body.pointer(&format!("/capabilities/{name}/enabled")).and_then(Value::as_bool)
+                        == Some(true)
                 };
-                self.caps = (enabled("m.get_login_token"), enabled("org.matrix.msc3882.get_login_token"), false);
+                self.caps =
+                    (enabled("m.get_login_token"), enabled("org.matrix.msc3882.get_login_token"), false);
                 self.state = State::Versions;
                 let base = self.config.homeserver.trim_end_matches('/').to_owned();
                 Step::Http(HttpRequest::new("GET", format!("{base}/_matrix/client/versions")))
             }
             State::Versions => {
                 let body = json_object(result).unwrap_or(Value::Null);
-                self.caps.2 =
-                    body.pointer("/unstable_features/org.matrix.msc3882").and_then(Value::as_bool) == Some(true);
+                self.caps.2 = body.pointer("/unstable_features/org.matrix.msc3882").and_then(Value::as_bool)
+                    == Some(true);
                 let (stable, r1, r0) = self.caps;
                 let supported = stable || r1 || r0;
                 self.flow.decide(Decision::CheckedLoginTokenSupport { supported });
@@ -477,7 +507,11 @@ impl ExistingDevice {
                 if let Some(step) = self.flow.after_send(result) {
                     return step;
                 }
-                self.wait_channel(now, State::AwaitProtocol { skipped_progress: false }, "the protocol choice")
+                self.wait_channel(
+                    now,
+                    State::AwaitProtocol { skipped_progress: false },
+                    "the protocol choice",
+                )
             }
             State::GetToken { with_auth } => match json_object(result) {
                 Ok(body) => {
@@ -522,7 +556,11 @@ impl ExistingDevice {
                 if self.config.knobs.send_unsolicited_secret {
                     if let Some(device) = self.new_device.as_ref().map(|d| d.device_id.clone()) {
                         let request_id = format!("unsolicited-{}", self.flow.rng.next_u32());
-                        self.queue.push_back(Reply { name: "m.cross_signing.master".into(), request_id, device_id: device });
+                        self.queue.push_back(Reply {
+                            name: "m.cross_signing.master".into(),
+                            request_id,
+                            device_id: device,
+                        });
                     }
                 }
                 if self.me.as_ref().is_some_and(|m| m.olm.is_none()) {
@@ -541,7 +579,8 @@ impl ExistingDevice {
             State::SendingSecret => {
                 if let Some(reply) = self.queue.pop_front() {
                     if json_object(result).is_ok() {
-                        self.flow.decide(Decision::SharedSecret { name: reply.name, device_id: reply.device_id });
+                        self.flow
+                            .decide(Decision::SharedSecret { name: reply.name, device_id: reply.device_id });
                     }
                 }
                 self.quiet_since = now;
@@ -637,22 +676,26 @@ impl ExistingDevice {
 
     fn dispatch_command(&mut self, now: u64, command: Command) -> Step {
         match (self.state.clone(), command) {
-            (_, Command::Cancel) if self.state != State::Boot => self.flow.end_with(None, true, Outcome::Cancelled),
-            (State::AwaitScan, Command::ScanQrCode(text)) => match QrCode::parse(&text, NameStrictness::AcceptStable) {
-                Ok(qr) => {
-                    self.flow.dialect = qr.dialect();
-                    let link = Link::scanner(&qr, &mut self.flow.rng);
-                    let request = link.key_request();
-                    self.flow.link = Some(link);
-                    self.qr = Some(qr);
-                    self.state = State::PuttingKey;
-                    match request {
-                        Some(request) => Step::Http(request),
-                        None => self.flow.fail(Abort::RendezvousGone),
+            (_, Command::Cancel) if self.state != State::Boot => {
+                self.flow.end_with(None, true, Outcome::Cancelled)
+            }
+            (State::AwaitScan, Command::ScanQrCode(text)) => {
+                match QrCode::parse(&text, NameStrictness::AcceptStable) {
+                    Ok(qr) => {
+                        self.flow.dialect = qr.dialect();
+                        let link = Link::scanner(&qr, &mut self.flow.rng);
+                        let request = link.key_request();
+                        self.flow.link = Some(link);
+                        self.qr = Some(qr);
+                        self.state = State::PuttingKey;
+                        match request {
+                            Some(request) => Step::Http(request),
+                            None => self.flow.fail(Abort::RendezvousGone),
+                        }
                     }
+                    Err(e) => self.flow.fail(Abort::MalformedMessage { reason: format!("QR code: {e}") }),
                 }
-                Err(e) => self.flow.fail(Abort::MalformedMessage { reason: format!("QR code: {e}") }),
-            },
+            }
             (State::AwaitApproval, Command::Approve) => {
                 self.flow.decide(Decision::UserChose { approved: true });
                 self.state = State::GetToken { with_auth: false };
@@ -714,4 +757,3 @@ impl Role for ExistingDevice {
         self.flow.take_events()
     }
 }
-

@@ -121,7 +121,11 @@ impl Link {
 
     /// The QR code of a generator (after [`Link::on_created`]).
     pub fn qr_code(&self, intent: Intent) -> QrCode {
-        QrCode::deployed(self.own_public, self.rz.as_ref().map(|r| r.uri().to_owned()).unwrap_or_default(), intent)
+        QrCode::deployed(
+            self.own_public,
+            self.rz.as_ref().map(|r| r.uri().to_owned()).unwrap_or_default(),
+            intent,
+        )
     }
 
     /// C3: the scanner's key, written without `If-Match`.
@@ -139,7 +143,8 @@ impl Link {
 
     fn establish(&mut self, peer: [u8; 32]) -> Result<(), Abort> {
         let own = self.own.take().ok_or_else(|| Abort::Channel { reason: "key already used".into() })?;
-        let channel = SecureChannel::establish(self.role, own, peer, &self.algorithm).map_err(channel_abort)?;
+        let channel =
+            SecureChannel::establish(self.role, own, peer, &self.algorithm).map_err(channel_abort)?;
         self.channel = Some(channel.with_send_iv_length(self.iv));
         self.peer_public = Some(peer);
         Ok(())
@@ -186,7 +191,8 @@ impl Link {
         message: &Value,
         rng: &mut (impl CryptoRng + RngCore),
     ) -> Result<HttpRequest, Abort> {
-        let channel = self.channel.as_ref().ok_or_else(|| Abort::Channel { reason: "not established".into() })?;
+        let channel =
+            self.channel.as_ref().ok_or_else(|| Abort::Channel { reason: "not established".into() })?;
         let mut envelope = channel.encrypt_json(message, rng).map_err(channel_abort)?;
         if std::mem::take(&mut self.tamper_next) {
             flip_ciphertext_bit(&mut envelope);
@@ -235,11 +241,15 @@ mod tests {
         let mut scanner = Link::scanner(&qr, &mut rng);
         let put = scanner.key_request().unwrap();
         assert!(put.headers.iter().all(|(n, _)| n != "if-match"));
-        let accepted = HttpResponse { status: 202, headers: vec![("etag".into(), "\"1\"".into())], body: vec![] };
+        let accepted =
+            HttpResponse { status: 202, headers: vec![("etag".into(), "\"1\"".into())], body: vec![] };
         scanner.on_key_sent(Ok(accepted)).unwrap();
         let read = HttpResponse {
             status: 200,
-            headers: vec![("etag".into(), "\"1\"".into()), ("content-type".into(), "application/json".into())],
+            headers: vec![
+                ("etag".into(), "\"1\"".into()),
+                ("content-type".into(), "application/json".into()),
+            ],
             body: put.body.clone().unwrap(),
         };
         assert_eq!(generator.on_polled(Ok(read)).unwrap(), Polled::KeyReceived);

@@ -22,8 +22,8 @@ use rand_chacha::ChaCha20Rng;
 use serde_json::Value;
 
 pub use config::{
-    DialectName, ExistingDeviceConfig, ExistingDeviceKnobs, ExistingDeviceSetup, NewDeviceConfig, NewDeviceKnobs,
-    NewDeviceSetup,
+    DialectName, ExistingDeviceConfig, ExistingDeviceKnobs, ExistingDeviceSetup, NewDeviceConfig,
+    NewDeviceKnobs, NewDeviceSetup,
 };
 pub use existing_device::ExistingDevice;
 pub use new_device::NewDevice;
@@ -33,8 +33,12 @@ use crate::io::{HttpRequest, HttpResult, Step};
 use link::{Link, Polled};
 
 /// The four secrets A asks for (step 23).
-pub const SECRET_NAMES: [&str; 4] =
-    ["m.cross_signing.master", "m.cross_signing.self_signing", "m.cross_signing.user_signing", "m.megolm_backup.v1"];
+pub const SECRET_NAMES: [&str; 4] = [
+    "m.cross_signing.master",
+    "m.cross_signing.self_signing",
+    "m.cross_signing.user_signing",
+    "m.megolm_backup.v1",
+];
 
 /// The backup algorithm of `m.megolm_backup.v1`.
 pub const BACKUP_ALGORITHM: &str = "m.megolm_backup.v1.curve25519-aes-sha2";
@@ -65,13 +69,18 @@ impl Session {
 
     /// `POST /keys/query` for the own user.
     pub fn query_own_keys(&self) -> HttpRequest {
-        self.send("POST", "/_matrix/client/v3/keys/query", &serde_json::json!({"device_keys": {&self.user_id: []}}))
+        self.send(
+            "POST",
+            "/_matrix/client/v3/keys/query",
+            &serde_json::json!({"device_keys": {&self.user_id: []}}),
+        )
     }
 
     /// `GET /sync?timeout=0` from `since`.
     pub fn sync(&self, since: Option<&str>) -> HttpRequest {
         match since {
-            Some(since) => self.get(&format!("/_matrix/client/v3/sync?timeout=0&since={}", crate::api::path_segment(since))),
+            Some(since) => self
+                .get(&format!("/_matrix/client/v3/sync?timeout=0&since={}", crate::api::path_segment(since))),
             None => self.get("/_matrix/client/v3/sync?timeout=0"),
         }
     }

@@ -144,7 +144,9 @@ impl NewDevice {
         if let Some(step) = self.flow.terminal(message) {
             return step;
         }
-        let Message::Protocols { protocols } = message else { return self.flow.unexpected("protocols", message) };
+        let Message::Protocols { protocols } = message else {
+            return self.flow.unexpected("protocols", message);
+        };
         if self.config.knobs.cancel {
             return self.flow.end_with(Some(Message::Cancelled), true, Outcome::Cancelled);
         }
@@ -158,7 +160,11 @@ impl NewDevice {
         let body = json!({"type": "m.login.token", "token": login_token, "device_id": self.config.device_id});
         self.config.homeserver = homeserver.trim_end_matches('/').to_owned();
         self.state = State::LoggingIn;
-        Step::Http(HttpRequest::json("POST", format!("{}/_matrix/client/v3/login", self.config.homeserver), &body))
+        Step::Http(HttpRequest::json(
+            "POST",
+            format!("{}/_matrix/client/v3/login", self.config.homeserver),
+            &body,
+        ))
     }
 
     fn on_logged_in(&mut self, result: HttpResult) -> Step {
@@ -166,7 +172,8 @@ impl NewDevice {
             Ok(body) => body,
             Err(e) => return self.hs_fail("POST /login", e),
         };
-        let fields = (str_field(&body, "access_token"), str_field(&body, "user_id"), str_field(&body, "device_id"));
+        let fields =
+            (str_field(&body, "access_token"), str_field(&body, "user_id"), str_field(&body, "device_id"));
         let (Ok(access_token), Ok(user_id), Ok(device_id)) = fields else {
             return self.hs_fail("POST /login", "answer lacks access_token, user_id or device_id");
         };
@@ -214,7 +221,8 @@ impl NewDevice {
         let query = self.own_keys.clone();
         if !self.config.knobs.skip_verifying_device_check {
             let checked = checks::check_verifying_device(&query, &user, id, key);
-            self.flow.decide(Decision::CheckedDeviceKey { device_id: id.to_owned(), matched: checked.is_ok() });
+            self.flow
+                .decide(Decision::CheckedDeviceKey { device_id: id.to_owned(), matched: checked.is_ok() });
             if let Err(reason) = checked {
                 return self.flow.security_abort(reason);
             }
@@ -368,7 +376,9 @@ impl NewDevice {
         let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_owned();
         let sender = event.get("sender").and_then(Value::as_str).unwrap_or("");
         // The device that owns sender_key, by the homeserver's keys.
-        let owner = self.own_keys.pointer(&format!("/device_keys/{}", user.replace('~', "~0").replace('/', "~1")))
+        let owner = self
+            .own_keys
+            .pointer(&format!("/device_keys/{}", user.replace('~', "~0").replace('/', "~1")))
             .and_then(Value::as_object)
             .and_then(|devices| {
                 devices.iter().find(|(id, keys)| text(keys, &format!("/keys/curve25519:{id}")) == sender_key)
@@ -382,7 +392,9 @@ impl NewDevice {
             Some("payload recipient key is not this device's key")
         } else if owner.as_ref().is_none_or(|(_, ed)| *ed != text(&payload, "/keys/ed25519")) {
             Some("sender key does not belong to a known device with that Ed25519 key")
-        } else if text(&payload, "/type") != "m.secret.send" || inner.get("secret").and_then(Value::as_str).is_none() {
+        } else if text(&payload, "/type") != "m.secret.send"
+            || inner.get("secret").and_then(Value::as_str).is_none()
+        {
             Some("not an m.secret.send with request_id and secret")
         } else if sender != user {
             Some("sender is another user")
@@ -464,7 +476,8 @@ impl NewDevice {
             },
             State::AwaitVerified => match &message {
                 Message::Verified { verifying_device_id, verifying_device_key, master_key } => {
-                    let (id, key, mk) = (verifying_device_id.clone(), verifying_device_key.clone(), master_key.clone());
+                    let (id, key, mk) =
+                        (verifying_device_id.clone(), verifying_device_key.clone(), master_key.clone());
                     self.on_verified(now, &id, &key, mk.as_deref())
                 }
                 other => match self.flow.terminal(other) {
@@ -490,8 +503,13 @@ impl NewDevice {
                 if let Err(reason) = created {
                     return self.flow.fail(reason);
                 }
-                let intent =
-                    self.config.knobs.qr_intent.as_deref().and_then(Intent::from_wire).unwrap_or(Intent::LoginStart);
+                let intent = self
+                    .config
+                    .knobs
+                    .qr_intent
+                    .as_deref()
+                    .and_then(Intent::from_wire)
+                    .unwrap_or(Intent::LoginStart);
                 if let Some(mut qr) = self.flow.link.as_ref().map(|l| l.qr_code(intent)) {
                     if self.flow.dialect == protocol::qr_login::Dialect::V2 {
                         qr = qr.with_v2_flow();
@@ -584,22 +602,24 @@ impl NewDevice {
 
     fn dispatch_command(&mut self, command: Command) -> Step {
         match (&self.state, command) {
-            (State::AwaitScan, Command::ScanQrCode(text)) => match QrCode::parse(&text, NameStrictness::AcceptStable) {
-                Ok(qr) => {
-                    self.flow.dialect = qr.dialect();
-                    let link = Link::scanner(&qr, &mut self.flow.rng);
-                    let link = self.adjust_link(link);
-                    let request = link.key_request();
-                    self.flow.link = Some(link);
-                    self.qr = Some(qr);
-                    self.state = State::PuttingKey;
-                    match request {
-                        Some(request) => Step::Http(request),
-                        None => self.flow.fail(Abort::RendezvousGone),
+            (State::AwaitScan, Command::ScanQrCode(text)) => {
+                match QrCode::parse(&text, NameStrictness::AcceptStable) {
+                    Ok(qr) => {
+                        self.flow.dialect = qr.dialect();
+                        let link = Link::scanner(&qr, &mut self.flow.rng);
+                        let link = self.adjust_link(link);
+                        let request = link.key_request();
+                        self.flow.link = Some(link);
+                        self.qr = Some(qr);
+                        self.state = State::PuttingKey;
+                        match request {
+                            Some(request) => Step::Http(request),
+                            None => self.flow.fail(Abort::RendezvousGone),
+                        }
                     }
+                    Err(e) => self.flow.fail(Abort::MalformedMessage { reason: format!("QR code: {e}") }),
                 }
-                Err(e) => self.flow.fail(Abort::MalformedMessage { reason: format!("QR code: {e}") }),
-            },
+            }
             (State::AwaitScan, Command::Cancel) => self.flow.finish(Outcome::Cancelled),
             (_, Command::Cancel) => self.flow.end_with(Some(Message::Cancelled), true, Outcome::Cancelled),
             _ => self.last_step.clone(),

@@ -28,14 +28,22 @@ pub struct OlmDevice {
 
 impl std::fmt::Debug for OlmDevice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OlmDevice").field("user_id", &self.user_id).field("device_id", &self.device_id).finish()
+        f.debug_struct("OlmDevice")
+            .field("user_id", &self.user_id)
+            .field("device_id", &self.device_id)
+            .finish()
     }
 }
 
 impl OlmDevice {
     /// A fresh identity for `user_id`'s `device_id`.
     pub fn new(user_id: &str, device_id: &str) -> Self {
-        Self { account: Account::new(), user_id: user_id.into(), device_id: device_id.into(), sessions: HashMap::new() }
+        Self {
+            account: Account::new(),
+            user_id: user_id.into(),
+            device_id: device_id.into(),
+            sessions: HashMap::new(),
+        }
     }
 
     /// The Ed25519 identity key (b64).
@@ -62,9 +70,8 @@ impl OlmDevice {
         if !signatures.is_object() {
             *signatures = json!({});
         }
-        let by_user = signatures
-            .as_object_mut()
-            .map(|s| s.entry(self.user_id.clone()).or_insert_with(|| json!({})));
+        let by_user =
+            signatures.as_object_mut().map(|s| s.entry(self.user_id.clone()).or_insert_with(|| json!({})));
         if let Some(Value::Object(by_user)) = by_user {
             by_user.insert(format!("ed25519:{}", self.device_id), Value::String(signature));
         }
@@ -167,7 +174,8 @@ impl OlmDevice {
         }
         let sender_key = content.get("sender_key").and_then(Value::as_str).ok_or("no sender_key")?.to_owned();
         let own = self.curve25519();
-        let entry = content.get("ciphertext").and_then(|c| c.get(&own)).ok_or("no ciphertext for this device")?;
+        let entry =
+            content.get("ciphertext").and_then(|c| c.get(&own)).ok_or("no ciphertext for this device")?;
         let message_type = entry.get("type").and_then(Value::as_u64).ok_or("no message type")?;
         let body = entry.get("body").and_then(Value::as_str).ok_or("no body")?;
         let body = protocol::base64::decode(body).map_err(|e| e.to_string())?;
@@ -207,7 +215,10 @@ mod tests {
         let parsed = DeviceKeys::parse(&alice.device_keys()).unwrap();
         parsed.verify_self_signature().unwrap();
         let wrong = Ed25519Keypair::from_seed(&[1; 32]);
-        assert!(DeviceKeys::parse(&alice.device_keys_signed_by(&wrong)).unwrap().verify_self_signature().is_err());
+        assert!(DeviceKeys::parse(&alice.device_keys_signed_by(&wrong))
+            .unwrap()
+            .verify_self_signature()
+            .is_err());
 
         let mut a = alice;
         let mut b = OlmDevice::new("@a:hs", "B");

@@ -165,7 +165,9 @@ pub async fn run(env: &Env, a: NewDeviceConfig, b: ExistingDeviceConfig, approve
                         None
                     }
                 }
-                Step::AwaitCommand => slots[i].commands.pop_front().map(|c| slots[i].role.on_command(now(), c)),
+                Step::AwaitCommand => {
+                    slots[i].commands.pop_front().map(|c| slots[i].role.on_command(now(), c))
+                }
             };
             if let Some(next) = next {
                 slots[i].step = next;
@@ -184,7 +186,11 @@ pub async fn run(env: &Env, a: NewDeviceConfig, b: ExistingDeviceConfig, approve
             if !approved_sent {
                 if let (Some(x), Some(y)) = (&slots[0].code, &slots[1].code) {
                     let equal = x == y;
-                    slots[1].commands.push_back(if equal && approve { Command::Approve } else { Command::Decline });
+                    slots[1].commands.push_back(if equal && approve {
+                        Command::Approve
+                    } else {
+                        Command::Decline
+                    });
                     approved_sent = true;
                 }
             }
