@@ -21,11 +21,13 @@
 pub mod api;
 pub mod events;
 pub mod io;
-pub mod rendezvous;
 pub mod qr_login;
+pub mod registrar;
+pub mod rendezvous;
 pub mod retry;
 pub mod secure_channel;
 pub mod role;
+pub mod secure_channel;
 pub mod shell;
 
 pub use events::{Abort, Decision, DeviceEvent, Outcome};

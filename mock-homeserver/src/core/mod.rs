@@ -262,6 +262,26 @@ impl Homeserver {
         }
     }
 
+    /// Stores (or with `None`, removes) a user's cross-signing key (`master`,
+    /// `self_signing` or `user_signing`) exactly as given, without validation or a
+    /// `device_lists` signal: for tests and scenario set-up. False for an unknown user
+    /// or usage.
+    #[doc(hidden)]
+    pub fn set_cross_signing_key(&self, user_id: &str, usage: &str, value: Option<Value>) -> bool {
+        let mut state = self.lock();
+        let Some(user) = state.users.get_mut(user_id) else {
+            return false;
+        };
+        let slot = match usage {
+            "master" => &mut user.master_key,
+            "self_signing" => &mut user.self_signing_key,
+            "user_signing" => &mut user.user_signing_key,
+            _ => return false,
+        };
+        *slot = value;
+        true
+    }
+
     /// Whether an account exists.
     pub fn account_exists(&self, user_id: &str) -> bool {
         self.lock().users.contains_key(user_id)
