@@ -25,7 +25,6 @@ pub mod qr_login;
 pub mod registrar;
 pub mod rendezvous;
 pub mod retry;
-pub mod secure_channel;
 pub mod role;
 pub mod secure_channel;
 pub mod shell;
