@@ -8,6 +8,8 @@
 
 use serde_json::{json, Map, Value};
 
+use devices::qr_login::config::{ExistingDeviceConfig, NewDeviceConfig};
+use devices::qr_login::{ExistingDevice, NewDevice};
 use devices::registrar::{Registrar, RegistrarConfig};
 use devices::retry::RetryOn429;
 
@@ -39,8 +41,9 @@ pub fn device_id_of(role: &str) -> &'static str {
 /// The localpart the registrar registers.
 pub const REGISTRAR_USERNAME: &str = "rita";
 
-/// Merges the scenario's `setup` and `knobs` tables into a base configuration.
-fn assemble(base: Value, spec: &RoleSpec, scenario: &Scenario) -> Result<Value, String> {
+/// Merges the scenario's `setup` and `knobs` tables into a base configuration:
+/// `setup` keys at the top level (`nested_setup = false`) or under `setup`.
+fn assemble(base: Value, spec: &RoleSpec, scenario: &Scenario, nested_setup: bool) -> Result<Value, String> {
     let file = scenario.path.display();
     let mut config = match base {
         Value::Object(map) => map,
@@ -50,8 +53,12 @@ fn assemble(base: Value, spec: &RoleSpec, scenario: &Scenario) -> Result<Value, 
         let Value::Object(setup) = serde_json::to_value(setup).map_err(|e| e.to_string())? else {
             return Err(format!("{file}:{}: setup of role {} must be a table", spec.setup_line, spec.name));
         };
-        for (key, value) in setup {
-            config.insert(key.replace('-', "_"), value);
+        if nested_setup {
+            config.insert("setup".to_owned(), Value::Object(setup));
+        } else {
+            for (key, value) in setup {
+                config.insert(key.replace('-', "_"), value);
+            }
         }
     }
     if let Some(knobs) = &spec.knobs {
@@ -94,19 +101,50 @@ pub fn build_role(spec: &RoleSpec, scenario: &Scenario, context: &Context) -> Re
                 "device_id": device_id_of(&spec.name),
                 "deadline_ms": spec.wait_ms.unwrap_or(scenario.deadline_ms),
             });
-            let config: RegistrarConfig = parse(assemble(base, spec, scenario)?, spec, scenario)?;
+            let config: RegistrarConfig = parse(assemble(base, spec, scenario, false)?, spec, scenario)?;
             Ok(Participant {
                 name: spec.name.clone(),
                 role: Box::new(RetryOn429::new(Registrar::new(config))),
                 peer: None,
             })
         }
-        RoleKind::NewDevice | RoleKind::ExistingDevice => Err(format!(
-            "{}:{}: the simulated device for role {} is not built yet",
-            scenario.path.display(),
-            spec.knobs_line,
-            spec.name
-        )),
+        RoleKind::ExistingDevice => {
+            let mut base = json!({
+                "homeserver": context.homeserver,
+                "username": context.username,
+                "password": context.password,
+                "device-id": device_id_of(&spec.name),
+                "dialect": scenario.dialect,
+                "shows-code": scenario.shows_code == spec.name,
+                "seed": seed,
+                "timeout-ms": scenario.deadline_ms,
+            });
+            if let Some(wait) = spec.wait_ms {
+                base["device-wait-ms"] = json!(wait);
+            }
+            let config: ExistingDeviceConfig = parse(assemble(base, spec, scenario, true)?, spec, scenario)?;
+            Ok(Participant {
+                name: spec.name.clone(),
+                role: Box::new(RetryOn429::new(ExistingDevice::new(config))),
+                peer: Some("A".to_owned()),
+            })
+        }
+        RoleKind::NewDevice => {
+            let base = json!({
+                "homeserver": context.homeserver,
+                "device-id": device_id_of(&spec.name),
+                "dialect": scenario.dialect,
+                "shows-code": scenario.shows_code == spec.name,
+                "seed": seed,
+                "timeout-ms": spec.wait_ms.unwrap_or(scenario.deadline_ms),
+            });
+            let config: NewDeviceConfig = parse(assemble(base, spec, scenario, true)?, spec, scenario)?;
+            Ok(Participant {
+                name: spec.name.clone(),
+                role: Box::new(RetryOn429::new(NewDevice::new(config))),
+                peer: Some("B".to_owned()),
+            })
+        }
     }
 }
 
