@@ -57,6 +57,10 @@ fn login(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
         other => return Err(MatrixError::new(400, "M_UNKNOWN", format!("Unknown login type {other}"))),
     };
     let answer = open_session(ctx.state, &user_id, device_id.as_deref(), display_name.as_deref());
+    // The journal names the new device as the caller of its own login.
+    if let Some(token) = answer["access_token"].as_str() {
+        ctx.caller = ctx.state.caller_for_token(token);
+    }
     Ok(Response::ok(answer))
 }
 
