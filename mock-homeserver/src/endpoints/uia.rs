@@ -88,7 +88,7 @@ pub(crate) fn authenticate(
     let allowed = session
         .flows
         .iter()
-        .any(|flow| flow.iter().any(|s| *s == stage) && session.completed.iter().all(|c| flow.contains(c)));
+        .any(|flow| flow.contains(&stage) && session.completed.iter().all(|c| flow.contains(c)));
     if !allowed || session.completed.contains(&stage) {
         let error = MatrixError::new(401, "M_FORBIDDEN", format!("Stage `{stage}` is not expected now"));
         return Err(challenge(ctx, &session_id, Some(error)));
