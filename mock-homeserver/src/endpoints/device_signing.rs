@@ -120,7 +120,7 @@ fn without_signatures(value: &Value) -> Value {
 }
 
 /// A key field of the body; `null` counts as absent.
-fn field<'a>(body: &'a Map<String, Value>, usage: KeyUsage) -> Option<&'a Value> {
+fn field(body: &Map<String, Value>, usage: KeyUsage) -> Option<&Value> {
     body.get(usage.upload_field()).filter(|v| !v.is_null())
 }
 
