@@ -373,7 +373,6 @@ async fn username_checks_come_before_key_checks() {
 }
 
 #[tokio::test]
-#[ignore = "needs device_signing::validate"]
 async fn keys_signed_for_the_unlowercased_user_fail_with_row_a() {
     let ts = TestServer::start(Profile::msc2912()).await;
     let body = json!({ "username": "Boris", "password": "pw", STABLE: key_set("@Boris:test", 1) });
@@ -382,7 +381,6 @@ async fn keys_signed_for_the_unlowercased_user_fail_with_row_a() {
 }
 
 #[tokio::test]
-#[ignore = "needs device_signing::validate"]
 async fn an_invalid_signature_fails_and_leaves_the_username_free() {
     let ts = TestServer::start(Profile::msc2912()).await;
     let mut bad = key_set("@boris:test", 1);
@@ -406,7 +404,6 @@ async fn an_invalid_signature_fails_and_leaves_the_username_free() {
 }
 
 #[tokio::test]
-#[ignore = "needs device_signing::validate"]
 async fn a_rejected_set_leaves_the_session_as_it_was() {
     let profile = Profile::msc2912().with_overrides(&json!({ "registration_token": "letmein" })).unwrap();
     let ts = TestServer::start(profile).await;
