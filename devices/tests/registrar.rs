@@ -2,10 +2,6 @@
 //! one test per server profile, one per invalid-key knob, and the extras (inhibited
 //! login, registration token). Every success is confirmed by a `/keys/query` the test
 //! makes itself and verifies with the protocol crate.
-//!
-//! The tests are ignored until the account and cross-signing endpoints of the mock
-//! homeserver are merged into main; `cargo test -p devices --test registrar -- --ignored`
-//! runs them.
 
 use std::time::Duration;
 
