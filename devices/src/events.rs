@@ -259,6 +259,15 @@ pub enum Abort {
         /// What we waited for.
         what: String,
     },
+    /// Registrar: the homeserver accepted (on `/register`: stored) a key set that the
+    /// knob `knob` made invalid, which a conforming server must refuse (a finding).
+    #[error("the homeserver accepted a key set made invalid by `{knob}` on {request}")]
+    ServerAcceptedInvalidKeys {
+        /// The knob that made the set invalid (kebab-case name).
+        knob: String,
+        /// `METHOD path` of the request that was accepted.
+        request: String,
+    },
     /// The homeserver answered a request with an error or nonsense.
     #[error("homeserver error on {request}: {detail}")]
     Homeserver {

@@ -21,9 +21,11 @@
 pub mod api;
 pub mod events;
 pub mod io;
+pub mod registrar;
 pub mod rendezvous;
 pub mod retry;
 pub mod role;
+pub mod secure_channel;
 pub mod shell;
 
 pub use events::{Abort, Decision, DeviceEvent, Outcome};

@@ -18,4 +18,5 @@ pub mod device_keys;
 pub mod ids;
 pub mod key_id;
 pub mod keys;
+pub mod qr_login;
 pub mod signing;

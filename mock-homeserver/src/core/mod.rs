@@ -172,6 +172,7 @@ impl Homeserver {
         let caller = ctx.caller.clone();
         let faults = std::mem::take(&mut ctx.fired);
         let state = &mut *state;
+        let response = endpoints::rendezvous::decorate(&state.profile, &req.path, response);
         let entry = JournalEntry {
             seq: state.journal.len() as u64 + 1,
             elapsed_ms: now_ms,
@@ -248,6 +249,37 @@ impl Homeserver {
             "user_signing" => user.user_signing_key.clone(),
             _ => None,
         }
+    }
+
+    /// Signals that `user_id`'s device list changed, as `/keys/upload` does: every
+    /// device of that user sees the user in `device_lists.changed` on its next `/sync`.
+    #[doc(hidden)]
+    pub fn mark_device_list_changed(&self, user_id: &str) {
+        let mut state = self.lock();
+        state.device_list_changed(user_id);
+        if std::mem::take(&mut state.wake) {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Stores (or with `None`, removes) a user's cross-signing key (`master`,
+    /// `self_signing` or `user_signing`) exactly as given, without validation or a
+    /// `device_lists` signal: for tests and scenario set-up. False for an unknown user
+    /// or usage.
+    #[doc(hidden)]
+    pub fn set_cross_signing_key(&self, user_id: &str, usage: &str, value: Option<Value>) -> bool {
+        let mut state = self.lock();
+        let Some(user) = state.users.get_mut(user_id) else {
+            return false;
+        };
+        let slot = match usage {
+            "master" => &mut user.master_key,
+            "self_signing" => &mut user.self_signing_key,
+            "user_signing" => &mut user.user_signing_key,
+            _ => return false,
+        };
+        *slot = value;
+        true
     }
 
     /// Whether an account exists.

@@ -14,6 +14,7 @@ pub(crate) mod register;
 pub(crate) mod rendezvous;
 pub(crate) mod room_keys;
 pub(crate) mod signatures;
+pub(crate) mod sync;
 pub(crate) mod to_device;
 pub(crate) mod uia;
 pub(crate) mod versions;
@@ -91,6 +92,7 @@ pub(crate) fn routes() -> &'static [Route] {
         routes.extend(signatures::routes());
         routes.extend(devices::routes());
         routes.extend(to_device::routes());
+        routes.extend(sync::routes());
         routes.extend(room_keys::routes());
         routes.extend(rendezvous::routes());
         routes

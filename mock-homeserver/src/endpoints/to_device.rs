@@ -1,7 +1,128 @@
-//! Endpoints of this group (to be written).
+//! `PUT /_matrix/client/v3/sendToDevice/{eventType}/{txnId}` (protocol.md §6.1, §6.5).
+//!
+//! * Idempotent per `(access token, event type, txn id)`: a repeat answers `200 {}`
+//!   and delivers nothing again (whatever its body).
+//! * `*` as a device ID fans out to every device of that user; unknown users and
+//!   devices are skipped silently, as Synapse does.
+//! * Events reach the recipients' `/sync` as `{"type", "sender", "content"}`.
+//! * Faults: [`Fault::DropToDevice`] accepts and never delivers; [`Fault::DelayToDevice`]
+//!   parks the events in `State::delayed_to_device` until the server clock passes
+//!   their due time (`/sync` of the recipient moves them into its inbox).
 
-use super::Route;
+use serde_json::{json, Map, Value};
+
+use super::{Auth, Route};
+use crate::core::state::DelayedToDevice;
+use crate::core::Ctx;
+use crate::{Fault, MatrixError, Response};
 
 pub(crate) fn routes() -> Vec<Route> {
-    Vec::new()
+    vec![Route::new(
+        "PUT",
+        "/_matrix/client/v3/sendToDevice/{eventType}/{txnId}",
+        Auth::Required,
+        send_to_device,
+    )]
+}
+
+/// What the faults make of a to-device message of one event type.
+enum Disposition {
+    Deliver,
+    Drop,
+    DelayUntil(u64),
+}
+
+fn send_to_device(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
+    let caller = ctx.caller()?;
+    let event_type = ctx.param(0).to_owned();
+    let txn_id = ctx.param(1).to_owned();
+    let token = ctx.req.access_token().unwrap_or_default();
+    let txn = (token, event_type.clone(), txn_id);
+    if ctx.state.to_device_txns.contains(&txn) {
+        return Ok(Response::ok(json!({})));
+    }
+
+    let body = ctx.req.json_object()?;
+    let messages = parse_messages(&body)?;
+    ctx.state.to_device_txns.insert(txn);
+
+    let disposition = disposition(ctx, &event_type);
+    for (user_id, by_device) in messages {
+        let (Some(user), Some(by_device)) = (ctx.state.users.get(user_id), by_device.as_object()) else {
+            continue;
+        };
+        // Expand `*` and skip unknown devices; an explicit entry for a device wins
+        // over the `*` content for that device.
+        let mut targets: Vec<(String, &Value)> = Vec::new();
+        if let Some(content) = by_device.get("*") {
+            targets.extend(user.devices.keys().map(|d| (d.clone(), content)));
+        }
+        for (device_id, content) in by_device.iter().filter(|(d, _)| d.as_str() != "*") {
+            if user.devices.contains_key(device_id) {
+                targets.retain(|(d, _)| d != device_id);
+                targets.push((device_id.clone(), content));
+            }
+        }
+        for (device_id, content) in targets {
+            let event = json!({ "type": event_type, "sender": caller.user_id, "content": content });
+            match disposition {
+                Disposition::Deliver => ctx.state.deliver_to_device(user_id, &device_id, event),
+                Disposition::Drop => {}
+                Disposition::DelayUntil(deliver_at_ms) => {
+                    ctx.state.delayed_to_device.push(DelayedToDevice {
+                        deliver_at_ms,
+                        user_id: user_id.clone(),
+                        device_id,
+                        event,
+                    });
+                }
+            }
+        }
+    }
+    Ok(Response::ok(json!({})))
+}
+
+/// Checks the body shape: `{"messages": {user: {device or "*": {content}}}}`.
+fn parse_messages(body: &Map<String, Value>) -> Result<&Map<String, Value>, MatrixError> {
+    let messages = match body.get("messages") {
+        None => return Err(MatrixError::missing_param("Missing params: ['messages']")),
+        Some(Value::Object(messages)) => messages,
+        Some(_) => return Err(MatrixError::bad_json("`messages` must be an object")),
+    };
+    for (user_id, by_device) in messages {
+        let Value::Object(by_device) = by_device else {
+            return Err(MatrixError::bad_json(format!("`messages.{user_id}` must be an object")));
+        };
+        for (device_id, content) in by_device {
+            if !content.is_object() {
+                return Err(MatrixError::bad_json(format!(
+                    "`messages.{user_id}.{device_id}` must be an object"
+                )));
+            }
+        }
+    }
+    Ok(messages)
+}
+
+/// Applies the to-device faults matching this event type: a drop wins over a delay.
+/// Every matching fault fires (once per request).
+fn disposition(ctx: &mut Ctx<'_>, event_type: &str) -> Disposition {
+    let mut disposition = Disposition::Deliver;
+    for i in 0..ctx.state.faults.len() {
+        let fault = ctx.state.faults[i].fault.clone();
+        let delay_ms = match &fault {
+            Fault::DropToDevice { event_type: t } if t == event_type => None,
+            Fault::DelayToDevice { event_type: t, delay_ms } if t == event_type => Some(*delay_ms),
+            _ => continue,
+        };
+        if !ctx.state.faults[i].take() {
+            continue;
+        }
+        ctx.fire(&fault);
+        disposition = match (disposition, delay_ms) {
+            (_, None) | (Disposition::Drop, _) => Disposition::Drop,
+            (_, Some(delay_ms)) => Disposition::DelayUntil(ctx.now_ms.saturating_add(delay_ms)),
+        };
+    }
+    disposition
 }
