@@ -1,7 +1,20 @@
 //! Building the simulated devices of a scenario from its role tables.
+//!
+//! Each role's configuration is assembled as JSON — what the run fixes (homeserver,
+//! account, seed, device ID), then the scenario's `setup` table, then its `knobs`
+//! table under `knobs` — and deserialised into the device's own configuration type,
+//! which rejects unknown fields. A misspelt setup key or knob therefore fails with
+//! the file and the line of its table.
+
+use serde_json::{json, Map, Value};
+
+use devices::qr_login::config::{ExistingDeviceConfig, NewDeviceConfig};
+use devices::qr_login::{ExistingDevice, NewDevice};
+use devices::registrar::{Registrar, RegistrarConfig};
+use devices::retry::RetryOn429;
 
 use crate::driver::Participant;
-use crate::scenario::{RoleSpec, Scenario};
+use crate::scenario::{RoleKind, RoleSpec, Scenario};
 
 /// What every role needs to know about the run.
 #[derive(Debug, Clone)]
@@ -16,7 +29,7 @@ pub struct Context {
     pub password: String,
 }
 
-/// The device ID each QR-login role uses, so transcripts and faults can name it.
+/// The device ID each role uses, so transcripts and faults can name it.
 pub fn device_id_of(role: &str) -> &'static str {
     match role {
         "A" => "NEWDEVICE",
@@ -25,15 +38,114 @@ pub fn device_id_of(role: &str) -> &'static str {
     }
 }
 
+/// The localpart the registrar registers.
+pub const REGISTRAR_USERNAME: &str = "rita";
+
+/// Merges the scenario's `setup` and `knobs` tables into a base configuration:
+/// `setup` keys at the top level (`nested_setup = false`) or under `setup`.
+fn assemble(base: Value, spec: &RoleSpec, scenario: &Scenario, nested_setup: bool) -> Result<Value, String> {
+    let file = scenario.path.display();
+    let mut config = match base {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    if let Some(setup) = &spec.setup {
+        let Value::Object(setup) = serde_json::to_value(setup).map_err(|e| e.to_string())? else {
+            return Err(format!("{file}:{}: setup of role {} must be a table", spec.setup_line, spec.name));
+        };
+        if nested_setup {
+            config.insert("setup".to_owned(), Value::Object(setup));
+        } else {
+            for (key, value) in setup {
+                config.insert(key.replace('-', "_"), value);
+            }
+        }
+    }
+    if let Some(knobs) = &spec.knobs {
+        let knobs = serde_json::to_value(knobs).map_err(|e| e.to_string())?;
+        if !knobs.is_object() {
+            return Err(format!("{file}:{}: knobs of role {} must be a table", spec.knobs_line, spec.name));
+        }
+        config.insert("knobs".to_owned(), knobs);
+    }
+    Ok(Value::Object(config))
+}
+
+/// Deserialises an assembled configuration, naming the table on error.
+fn parse<T: serde::de::DeserializeOwned>(
+    config: Value,
+    spec: &RoleSpec,
+    scenario: &Scenario,
+) -> Result<T, String> {
+    serde_json::from_value(config).map_err(|e| {
+        let line = if e.to_string().contains("knob") || spec.setup.is_none() {
+            spec.knobs_line
+        } else {
+            spec.setup_line
+        };
+        format!("{}:{line}: role {}: {e}", scenario.path.display(), spec.name)
+    })
+}
+
 /// Builds the simulated device for one role of a scenario.
 pub fn build_role(spec: &RoleSpec, scenario: &Scenario, context: &Context) -> Result<Participant, String> {
-    let _ = context;
-    Err(format!(
-        "{}:{}: the simulated device for role {} is not built yet",
-        scenario.path.display(),
-        spec.knobs_line,
-        spec.name
-    ))
+    let seed = scenario.seed.wrapping_mul(31).wrapping_add(spec.name.as_bytes()[0] as u64);
+    match spec.kind {
+        RoleKind::Registrar => {
+            let base = json!({
+                "homeserver": context.homeserver,
+                "server_name": context.server_name,
+                "username": REGISTRAR_USERNAME,
+                "password": "registrar password",
+                "seed": seed,
+                "device_id": device_id_of(&spec.name),
+                "deadline_ms": spec.wait_ms.unwrap_or(scenario.deadline_ms),
+            });
+            let config: RegistrarConfig = parse(assemble(base, spec, scenario, false)?, spec, scenario)?;
+            Ok(Participant {
+                name: spec.name.clone(),
+                role: Box::new(RetryOn429::new(Registrar::new(config))),
+                peer: None,
+            })
+        }
+        RoleKind::ExistingDevice => {
+            let mut base = json!({
+                "homeserver": context.homeserver,
+                "username": context.username,
+                "password": context.password,
+                "device-id": device_id_of(&spec.name),
+                "dialect": scenario.dialect,
+                "shows-code": scenario.shows_code == spec.name,
+                "seed": seed,
+                "timeout-ms": scenario.deadline_ms,
+            });
+            if let Some(wait) = spec.wait_ms {
+                base["device-wait-ms"] = json!(wait);
+            }
+            let config: ExistingDeviceConfig = parse(assemble(base, spec, scenario, true)?, spec, scenario)?;
+            Ok(Participant {
+                name: spec.name.clone(),
+                role: Box::new(RetryOn429::new(ExistingDevice::new(config))),
+                peer: Some("A".to_owned()),
+            })
+        }
+        RoleKind::NewDevice => {
+            let base = json!({
+                "homeserver": context.homeserver,
+                "device-id": device_id_of(&spec.name),
+                "dialect": scenario.dialect,
+                "shows-code": scenario.shows_code == spec.name,
+                "seed": seed,
+                "timeout-ms": spec.wait_ms.unwrap_or(scenario.deadline_ms),
+            });
+            let config: NewDeviceConfig = parse(assemble(base, spec, scenario, true)?, spec, scenario)?;
+            Ok(Participant {
+                name: spec.name.clone(),
+                role: Box::new(RetryOn429::new(NewDevice::new(config))),
+                peer: Some("B".to_owned()),
+            })
+        }
+    }
 }
 
 /// The participants of a scenario and the device IDs of each role.

@@ -1,0 +1,289 @@
+//! Sign in with QR code (MSC3906 over MSC3886/MSC3903 with an MSC3882 login token):
+//! the new device A ([`NewDevice`]) and the existing device B ([`ExistingDevice`]) as
+//! sans-I/O [`crate::Role`]s.
+//!
+//! Either device can show the code; the other scans it. Every wait is bounded by a
+//! deadline on the driver's clock, every poll sleeps `poll_ms`, `/sync` uses
+//! `timeout=0`, and all randomness comes from the configured seed (Olm keys aside).
+
+pub mod bootstrap;
+pub mod checks;
+pub mod config;
+pub mod existing_device;
+pub mod link;
+pub mod new_device;
+pub mod olm_device;
+
+use std::collections::VecDeque;
+
+use protocol::qr_login::{Dialect, Message};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use serde_json::Value;
+
+pub use config::{
+    DialectName, ExistingDeviceConfig, ExistingDeviceKnobs, ExistingDeviceSetup, NewDeviceConfig,
+    NewDeviceKnobs, NewDeviceSetup,
+};
+pub use existing_device::ExistingDevice;
+pub use new_device::NewDevice;
+
+use crate::events::{Abort, Decision, DeviceEvent, Outcome};
+use crate::io::{HttpRequest, HttpResult, Step};
+use link::{Link, Polled};
+
+/// The four secrets A asks for (step 23).
+pub const SECRET_NAMES: [&str; 4] = [
+    "m.cross_signing.master",
+    "m.cross_signing.self_signing",
+    "m.cross_signing.user_signing",
+    "m.megolm_backup.v1",
+];
+
+/// The backup algorithm of `m.megolm_backup.v1`.
+pub const BACKUP_ALGORITHM: &str = "m.megolm_backup.v1.curve25519-aes-sha2";
+
+/// An authenticated session on a homeserver: builds Client-Server requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Base URL (no trailing slash).
+    pub base: String,
+    /// Access token.
+    pub access_token: String,
+    /// Own user ID.
+    pub user_id: String,
+    /// Own device ID.
+    pub device_id: String,
+}
+
+impl Session {
+    /// `GET base+path` with the token.
+    pub fn get(&self, path: &str) -> HttpRequest {
+        HttpRequest::new("GET", format!("{}{path}", self.base)).bearer(&self.access_token)
+    }
+
+    /// `method base+path` with a JSON body and the token.
+    pub fn send(&self, method: &str, path: &str, body: &Value) -> HttpRequest {
+        HttpRequest::json(method, format!("{}{path}", self.base), body).bearer(&self.access_token)
+    }
+
+    /// `POST /keys/query` for the own user.
+    pub fn query_own_keys(&self) -> HttpRequest {
+        self.send(
+            "POST",
+            "/_matrix/client/v3/keys/query",
+            &serde_json::json!({"device_keys": {&self.user_id: []}}),
+        )
+    }
+
+    /// `GET /sync?timeout=0` from `since`.
+    pub fn sync(&self, since: Option<&str>) -> HttpRequest {
+        match since {
+            Some(since) => self
+                .get(&format!("/_matrix/client/v3/sync?timeout=0&since={}", crate::api::path_segment(since))),
+            None => self.get("/_matrix/client/v3/sync?timeout=0"),
+        }
+    }
+}
+
+/// The outcome of a failed check: the ending named by the abort.
+pub fn outcome_for(reason: &Abort) -> Outcome {
+    match reason {
+        Abort::RendezvousGone => Outcome::Expired,
+        other if other.is_security_error() || matches!(other, Abort::DeviceNotVisible { .. }) => {
+            Outcome::SecurityError { reason: other.clone() }
+        }
+        other => Outcome::Error { reason: other.clone() },
+    }
+}
+
+/// What a poll of the channel gave the role.
+#[derive(Debug)]
+pub(crate) enum Polling {
+    /// Perform this step (a sleep before the next poll, or the end).
+    Step(Step),
+    /// The generator received the scanner's key.
+    Key,
+    /// A message arrived (already reported and parsed).
+    Message(Message),
+}
+
+/// State and helpers both roles share: events, randomness, the channel, the endings.
+pub(crate) struct Flow {
+    pub events: Vec<DeviceEvent>,
+    pub rng: ChaCha20Rng,
+    pub link: Option<Link>,
+    pub dialect: Dialect,
+    pub poll_ms: u64,
+    pub deadline: u64,
+    pub send_twice: bool,
+    repeat: Option<HttpRequest>,
+    tail: Option<(VecDeque<HttpRequest>, Outcome)>,
+    pub done: bool,
+    pub sleep_then_poll: bool,
+}
+
+impl Flow {
+    pub fn new(seed: u64, dialect: Dialect, poll_ms: u64) -> Self {
+        Self {
+            events: Vec::new(),
+            rng: ChaCha20Rng::seed_from_u64(seed),
+            link: None,
+            dialect,
+            poll_ms: poll_ms.max(1),
+            deadline: u64::MAX,
+            send_twice: false,
+            repeat: None,
+            tail: None,
+            done: false,
+            sleep_then_poll: false,
+        }
+    }
+
+    pub fn decide(&mut self, decision: Decision) {
+        self.events.push(DeviceEvent::Decision(decision));
+    }
+
+    pub fn finish(&mut self, outcome: Outcome) -> Step {
+        if !self.done {
+            self.events.push(DeviceEvent::Finished(outcome));
+            self.done = true;
+        }
+        Step::Done
+    }
+
+    /// An encrypted channel message, reported as sent.
+    pub fn send(&mut self, message: &Message) -> Result<HttpRequest, Abort> {
+        let value = message.to_json(self.dialect);
+        let link = self.link.as_mut().ok_or_else(|| Abort::Channel { reason: "no channel".into() })?;
+        let request = link.send_request(&value, &mut self.rng)?;
+        self.events.push(DeviceEvent::ChannelSent { message: value, encrypted: true });
+        if self.send_twice {
+            self.repeat = Some(link.send_request(&message.to_json(self.dialect), &mut self.rng)?);
+        }
+        Ok(request)
+    }
+
+    /// Sends `message`, or ends with the abort's outcome when that fails.
+    pub fn send_step(&mut self, message: &Message) -> Step {
+        match self.send(message) {
+            Ok(request) => Step::Http(request),
+            Err(reason) => self.fail(reason),
+        }
+    }
+
+    /// Reads the answer to a channel write. `Some(step)`: perform it first (the
+    /// repeat of the knob `send-messages-twice`, or the end on failure).
+    pub fn after_send(&mut self, result: HttpResult) -> Option<Step> {
+        let outcome = self.link.as_mut().map(|l| l.on_sent(result));
+        match outcome {
+            Some(Ok(())) => self.repeat.take().map(Step::Http),
+            Some(Err(reason)) => Some(self.fail(reason)),
+            None => Some(self.fail(Abort::Channel { reason: "no channel".into() })),
+        }
+    }
+
+    /// Ends after a failure that sends nothing further.
+    pub fn fail(&mut self, reason: Abort) -> Step {
+        self.finish(outcome_for(&reason))
+    }
+
+    /// Ends after a failed security check: the dialect's security-error message,
+    /// `DELETE` of the rendezvous, outcome `SecurityError`.
+    pub fn security_abort(&mut self, reason: Abort) -> Step {
+        self.decide(Decision::Aborted { reason: reason.clone() });
+        let outcome = Outcome::SecurityError { reason };
+        self.end_with(Some(Message::SecurityError), true, outcome)
+    }
+
+    /// Ends with an optional last message and an optional `DELETE`.
+    pub fn end_with(&mut self, message: Option<Message>, delete: bool, outcome: Outcome) -> Step {
+        self.send_twice = false;
+        let mut queue = VecDeque::new();
+        if let Some(message) = message {
+            if let Ok(request) = self.send(&message) {
+                queue.push_back(request);
+            }
+        }
+        if delete {
+            if let Some(request) = self.link.as_ref().and_then(Link::delete_request) {
+                queue.push_back(request);
+            }
+        }
+        self.tail = Some((queue, outcome));
+        self.tail_next()
+    }
+
+    /// Whether the role is in its ending sequence (then feed answers to [`Flow::tail_next`]).
+    pub fn in_tail(&self) -> bool {
+        self.tail.is_some()
+    }
+
+    pub fn tail_next(&mut self) -> Step {
+        let Some((queue, outcome)) = self.tail.as_mut() else { return Step::Done };
+        match queue.pop_front() {
+            Some(request) => Step::Http(request),
+            None => {
+                let outcome = outcome.clone();
+                self.tail = None;
+                self.finish(outcome)
+            }
+        }
+    }
+
+    /// A poll of the rendezvous, or the end when the wait is over.
+    pub fn poll(&mut self, now: u64, what: &str) -> Step {
+        if now >= self.deadline {
+            return self.fail(Abort::Timeout { what: what.to_owned() });
+        }
+        match self.link.as_ref().and_then(Link::poll_request) {
+            Some(request) => Step::Http(request),
+            None => self.fail(Abort::Channel { reason: "no rendezvous".into() }),
+        }
+    }
+
+    /// Reads a poll answer: nothing new (sleep), the scanner's key, or a message.
+    pub fn on_poll(&mut self, result: HttpResult) -> Polling {
+        let polled = match self.link.as_mut() {
+            Some(link) => link.on_polled(result),
+            None => Err(Abort::Channel { reason: "no rendezvous".into() }),
+        };
+        match polled {
+            Ok(Polled::Nothing) => {
+                self.sleep_then_poll = true;
+                Polling::Step(Step::Sleep { ms: self.poll_ms })
+            }
+            Ok(Polled::KeyReceived) => Polling::Key,
+            Ok(Polled::Message(value)) => {
+                self.events.push(DeviceEvent::ChannelReceived { message: value.clone(), encrypted: true });
+                match Message::parse(&value, self.dialect) {
+                    Ok(message) => Polling::Message(message),
+                    Err(e) => Polling::Step(self.fail(Abort::MalformedMessage { reason: e.to_string() })),
+                }
+            }
+            Err(reason) => Polling::Step(self.fail(reason)),
+        }
+    }
+
+    /// The endings every wait shares: a received terminal message ends the role.
+    pub fn terminal(&mut self, message: &Message) -> Option<Step> {
+        let outcome = match message {
+            Message::SecurityError => Outcome::SecurityError { reason: Abort::PeerSecurityError },
+            Message::Cancelled => Outcome::Cancelled,
+            Message::Declined => Outcome::Declined,
+            Message::Unsupported => Outcome::Unsupported,
+            Message::IncompatibleIntent { .. } => Outcome::IncompatibleIntent,
+            _ => return None,
+        };
+        Some(self.finish(outcome))
+    }
+
+    /// Ends on a message the state does not allow.
+    pub fn unexpected(&mut self, expected: &str, got: &Message) -> Step {
+        self.fail(Abort::UnexpectedMessage { expected: expected.to_owned(), got: got.kind().to_owned() })
+    }
+
+    pub fn take_events(&mut self) -> Vec<DeviceEvent> {
+        std::mem::take(&mut self.events)
+    }
+}
