@@ -140,7 +140,7 @@ fn commands_for(
 }
 
 /// The localpart an external registrar registers.
-pub const REGISTRAR_USERNAME: &str = "rita";
+pub const REGISTRAR_USERNAME: &str = roles::REGISTRAR_USERNAME;
 /// Its password.
 pub const REGISTRAR_PASSWORD: &str = "registrar password";
 
