@@ -204,6 +204,8 @@ async fn session(
                     Err(e) => break RealtimeEnd::AdapterFailed(e),
                 };
                 let name = external.name.clone();
+                // What the adapter reports happened after the requests it already made.
+                lock(recorder).absorb_external();
                 match event {
                     AdapterEvent::Ready { .. } => {}
                     AdapterEvent::QrCode { payload } => {
