@@ -161,14 +161,13 @@ async fn session(
                 },
             ))
         }
-        Err(AdapterError::Unimplemented(d)) => return RealtimeEnd::Unimplemented(d),
-        Err(e) => return RealtimeEnd::AdapterFailed(e),
+        Err(e) => return ended(e),
     }
     let mut first = vec![AdapterCommand::Setup(external.setup.clone())];
     first.extend(external.kick_off.clone());
     for command in &first {
         if let Err(e) = adapter.send(command, write).await {
-            return RealtimeEnd::AdapterFailed(e);
+            return ended(e);
         }
     }
 
@@ -199,9 +198,8 @@ async fn session(
             event = adapter.next_event(deadline, "the external role's next event"), if !external_done => {
                 let event = match event {
                     Ok(event) => event,
-                    Err(AdapterError::Unimplemented(d)) => break RealtimeEnd::Unimplemented(d),
                     Err(AdapterError::Silent { .. }) => break RealtimeEnd::Deadline(running.clone()),
-                    Err(e) => break RealtimeEnd::AdapterFailed(e),
+                    Err(e) => break ended(e),
                 };
                 let name = external.name.clone();
                 // What the adapter reports happened after the requests it already made.
@@ -257,7 +255,7 @@ async fn session(
                     Some(Notice::ShowsQr(payload)) => {
                         if !external_done {
                             if let Err(e) = adapter.send(&AdapterCommand::ScanQr { payload }, write).await {
-                                break RealtimeEnd::AdapterFailed(e);
+                                break ended(e);
                             }
                         }
                     }
@@ -284,16 +282,34 @@ async fn session(
             if options.approver == external.name {
                 let command = if approve { AdapterCommand::Approve } else { AdapterCommand::Decline };
                 if let Err(e) = adapter.send(&command, write).await {
-                    break RealtimeEnd::AdapterFailed(e);
+                    break ended(e);
                 }
             } else if let Some(tx) = commands.get(&options.approver) {
                 let _ = tx.try_send(if approve { Command::Approve } else { Command::Decline });
             }
         }
     };
+    if matches!(end, RealtimeEnd::Deadline(_)) && !approved && !options.approver.is_empty() {
+        let missing: Vec<&str> = ["A", "B"].into_iter().filter(|r| !codes.contains_key(*r)).collect();
+        lock(recorder).push(Entry::Note {
+            actor: "runner".into(),
+            text: format!(
+                "the user never saw the check code of {}, so never approved",
+                missing.join(" and ")
+            ),
+        });
+    }
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
     end
+}
+
+/// The end of a run by an adapter error: UNIMPLEMENTED or a failure.
+fn ended(error: AdapterError) -> RealtimeEnd {
+    match error {
+        AdapterError::Unimplemented(detail) => RealtimeEnd::Unimplemented(detail),
+        other => RealtimeEnd::AdapterFailed(other),
+    }
 }
 
 fn lock(recorder: &Arc<Mutex<Recorder>>) -> std::sync::MutexGuard<'_, Recorder> {

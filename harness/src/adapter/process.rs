@@ -142,11 +142,19 @@ impl AdapterProcess {
             stdin.write_all(line.as_bytes()).await?;
             stdin.flush().await
         };
-        match tokio::time::timeout(timeout, write).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(AdapterError::Write(e.to_string())),
-            Err(_) => Err(AdapterError::Write(format!("blocked for {} ms", timeout.as_millis()))),
-        }
+        let error = match tokio::time::timeout(timeout, write).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => AdapterError::Write(e.to_string()),
+            Err(_) => AdapterError::Write(format!("blocked for {} ms", timeout.as_millis())),
+        };
+        // A closed pipe usually means the adapter has exited: say how.
+        Err(match self.wait_exit(Duration::from_secs(1)).await {
+            Some(EXIT_UNIMPLEMENTED) => {
+                AdapterError::Unimplemented(format!("the adapter exited with status {EXIT_UNIMPLEMENTED}"))
+            }
+            Some(code) => AdapterError::Exited { status: format!("exit status {code}") },
+            None => error,
+        })
     }
 
     /// The next event, waiting until `deadline`; `what` names what the runner waits for.
