@@ -10,6 +10,7 @@
 //! Mermaid sequence diagrams ([`mermaid`]) and full transcripts ([`artifacts`]); an
 //! implementation's known gaps live in an expectations file ([`expectations`]).
 
+pub mod adapter;
 pub mod artifacts;
 pub mod driver;
 pub mod expect;
@@ -18,6 +19,7 @@ pub mod junit;
 pub mod mermaid;
 pub mod normalize;
 pub mod pattern;
+pub mod realtime;
 pub mod roles;
 pub mod runner;
 pub mod scenario;

@@ -65,7 +65,7 @@ struct RawScenario {
     #[serde(default)]
     user: RawUser,
     roles: BTreeMap<String, Spanned<RawRole>>,
-    expect: RawExpect,
+    expect: Spanned<RawExpect>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -310,11 +310,13 @@ impl Scenario {
             None => "B".to_owned(),
         };
 
+        let expect_line = at(raw.expect.span());
+        let expect = raw.expect.get_ref();
         let parse = |text: &Spanned<String>| {
             Pattern::parse(text.get_ref()).map_err(|e| fail(at(text.span()), e.to_string()))
         };
         let mut expectations = Vec::new();
-        for (role, outcome) in &raw.expect.outcomes {
+        for (role, outcome) in &expect.outcomes {
             if !roles.iter().any(|r| &r.name == role) {
                 return Err(fail(at(outcome.span()), format!("outcome for unknown role `{role}`")));
             }
@@ -327,7 +329,7 @@ impl Scenario {
                 Level::Must,
             ));
         }
-        for (list, level) in [(&raw.expect.order, Level::Must), (&raw.expect.should_order, Level::Should)] {
+        for (list, level) in [(&expect.order, Level::Must), (&expect.should_order, Level::Should)] {
             if !list.is_empty() {
                 let steps = list
                     .iter()
@@ -336,12 +338,12 @@ impl Scenario {
                 expectations.push((Expectation::Order(steps), level));
             }
         }
-        for (list, level) in [(&raw.expect.never, Level::Must), (&raw.expect.should_never, Level::Should)] {
+        for (list, level) in [(&expect.never, Level::Must), (&expect.should_never, Level::Should)] {
             for text in list {
                 expectations.push((Expectation::Never(text.get_ref().clone(), parse(text)?), level));
             }
         }
-        for count in &raw.expect.count {
+        for count in &expect.count {
             let c = count.get_ref();
             let pattern = Pattern::parse(&c.event).map_err(|e| fail(at(count.span()), e.to_string()))?;
             expectations
@@ -349,6 +351,17 @@ impl Scenario {
         }
         if expectations.is_empty() {
             return Err(fail(0, "a scenario needs at least one expectation".to_owned()));
+        }
+        if let Some(role) = roles.iter().find(|r| !has_wire_level_expectation(&expectations, &r.name)) {
+            return Err(fail(
+                expect_line,
+                format!(
+                    "role {} has no wire-level expectation: add an HTTP or channel pattern sent by {} \
+                     (e.g. `{} -> HS: POST /keys/query`) to order, never or count; an external client \
+                     playing {} is checked only on the wire (docs/adapter-protocol.md)",
+                    role.name, role.name, role.name, role.name
+                ),
+            ));
         }
 
         Ok(Scenario {
@@ -369,6 +382,18 @@ impl Scenario {
             expectations,
         })
     }
+}
+
+/// Whether some order, never or count expectation has a wire-level pattern (an HTTP
+/// request or a channel message) made by `role`: the runner can check those whatever
+/// client plays the role, so every role an external client can take needs one.
+pub fn has_wire_level_expectation(expectations: &[(Expectation, Level)], role: &str) -> bool {
+    let wire = |p: &Pattern| p.is_wire_level() && p.actor() == role;
+    expectations.iter().any(|(e, _)| match e {
+        Expectation::Order(steps) => steps.iter().any(|(_, p)| wire(p)),
+        Expectation::Never(_, p) | Expectation::Count { pattern: p, .. } => wire(p),
+        Expectation::Outcome { .. } => false,
+    })
 }
 
 /// Every `*.toml` file below `root`, sorted.

@@ -49,6 +49,31 @@ enum Cmd {
         /// expected failures.
         #[arg(long, value_name = "FILE")]
         expectations: Option<PathBuf>,
+        /// Run an external client through its adapter (docs/adapter-protocol.md):
+        /// the adapter's command line, started once per scenario.
+        #[arg(long, value_name = "CMD ARGS", requires = "role")]
+        client: Option<String>,
+        /// The role the external client plays: new-device, existing-device or registrar.
+        #[arg(long, requires = "client")]
+        role: Option<String>,
+        /// With --client: the deadline of every scenario in real milliseconds
+        /// (default: the scenario's deadline_ms).
+        #[arg(long, value_name = "MS", requires = "client")]
+        deadline_ms: Option<u64>,
+    },
+    /// Speak the adapter protocol on stdin and stdout with our own simulated device
+    /// (the reference adapter; see docs/adapter-protocol.md).
+    Device {
+        /// new-device, existing-device or registrar.
+        #[arg(long)]
+        role: String,
+        /// Misbehaviour knobs of the device, as a JSON object with kebab-case names,
+        /// e.g. '{"skip-master-key-check": true}'.
+        #[arg(long, value_name = "JSON")]
+        knobs: Option<String>,
+        /// Bound of the whole run in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 120_000)]
+        deadline_ms: u64,
     },
     /// List the scenarios with their titles and spec steps.
     List {
@@ -71,6 +96,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Cmd::Device { role, knobs, deadline_ms } = &cli.command {
+        return match device_options(role, knobs.as_deref(), *deadline_ms) {
+            Ok(options) => {
+                let code = runtime.block_on(harness::adapter::device::serve(options));
+                runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+                ExitCode::from(u8::try_from(code).unwrap_or(2))
+            }
+            Err(message) => {
+                eprintln!("conformance device: {message}");
+                ExitCode::from(2)
+            }
+        };
+    }
     match runtime.block_on(run(cli)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
@@ -79,6 +117,26 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn device_options(
+    role: &str,
+    knobs: Option<&str>,
+    deadline_ms: u64,
+) -> Result<harness::adapter::device::DeviceOptions, String> {
+    let kind = harness::adapter::run::parse_role(role)?;
+    let knobs = match knobs {
+        Some(text) => Some(serde_json::from_str(text).map_err(|e| format!("--knobs: {e}"))?),
+        None => None,
+    };
+    let homeserver = std::env::var("CONFORMANCE_HOMESERVER")
+        .map_err(|_| "CONFORMANCE_HOMESERVER is not set (the runner sets it)".to_owned())?;
+    Ok(harness::adapter::device::DeviceOptions {
+        kind,
+        knobs,
+        homeserver,
+        deadline: std::time::Duration::from_millis(deadline_ms),
+    })
 }
 
 fn paths_or_default(paths: Vec<PathBuf>) -> Vec<PathBuf> {
@@ -110,7 +168,28 @@ async fn run(cli: Cli) -> Result<bool, String> {
             print!("{}", result.explain());
             Ok(result.verdict.is_success())
         }
-        Cmd::Run { paths, filter, jobs, json, junit, diagrams, transcripts, expectations } => {
+        Cmd::Device { .. } => Err("`device` is handled before the runtime starts".into()),
+        Cmd::Run {
+            paths,
+            filter,
+            jobs,
+            json,
+            junit,
+            diagrams,
+            transcripts,
+            expectations,
+            client,
+            role,
+            deadline_ms,
+        } => {
+            let client = match (client, role) {
+                (Some(command), Some(role)) => Some(harness::adapter::ExternalClient {
+                    command,
+                    kind: harness::adapter::run::parse_role(&role)?,
+                    deadline: deadline_ms.map(std::time::Duration::from_millis),
+                }),
+                _ => None,
+            };
             let expectations = match &expectations {
                 Some(path) => Expectations::load(path).map_err(|e| e.to_string())?,
                 None => Expectations::default(),
@@ -136,10 +215,12 @@ async fn run(cli: Cli) -> Result<bool, String> {
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
             let started = Instant::now();
-            let ran = suite::run_all(to_run, jobs, |r| {
-                print_result(r, expectations.expected_failure(&r.name).is_some())
-            })
-            .await;
+            let on_done =
+                |r: &ScenarioResult| print_result(r, expectations.expected_failure(&r.name).is_some());
+            let ran = match client {
+                Some(client) => harness::adapter::run::run_all_external(to_run, client, jobs, on_done).await,
+                None => suite::run_all(to_run, jobs, on_done).await,
+            };
             let elapsed = started.elapsed();
             let (mut results, problems) = expectations::apply(ran, &expectations);
             results.append(&mut skipped);

@@ -1,0 +1,76 @@
+//! The QR-login devices behind `conformance device`: the new device (A) and the
+//! existing device (B) built from the `setup` command and the command that starts
+//! the flow (`show_qr` or `scan_qr`).
+
+use devices::qr_login::{
+    DialectName, ExistingDevice, ExistingDeviceConfig, ExistingDeviceKnobs, NewDevice, NewDeviceConfig,
+    NewDeviceKnobs,
+};
+use devices::retry::RetryOn429;
+use devices::Role;
+
+use super::device::DeviceOptions;
+use super::protocol::{AdapterCommand, Setup};
+use crate::scenario::RoleKind;
+
+/// The device ID the new device asks for (the runner learns it from `/login` anyway).
+const NEW_DEVICE_ID: &str = "NEWDEVICE";
+
+fn knobs<T: serde::de::DeserializeOwned + Default>(options: &DeviceOptions) -> Result<T, String> {
+    match &options.knobs {
+        Some(k) => serde_json::from_value(k.clone()).map_err(|e| format!("--knobs: {e}")),
+        None => Ok(T::default()),
+    }
+}
+
+/// Builds A or B from the `setup` command and the command that starts the flow.
+pub(crate) fn build(
+    kind: RoleKind,
+    options: &DeviceOptions,
+    setup: &Setup,
+    start: &AdapterCommand,
+) -> Result<Box<dyn Role>, String> {
+    let (shows_code, dialect) = match start {
+        AdapterCommand::ShowQr { dialect } => (
+            true,
+            match dialect.as_str() {
+                "v1" => DialectName::V1,
+                "v2" => DialectName::V2,
+                other => return Err(format!("unknown dialect `{other}` (v1 or v2)")),
+            },
+        ),
+        AdapterCommand::ScanQr { .. } => (false, DialectName::V1),
+        other => {
+            return Err(format!("a QR-login device expects `show_qr` or `scan_qr`, not {}", other.to_line()))
+        }
+    };
+    let timeout_ms = u64::try_from(options.deadline.as_millis()).unwrap_or(u64::MAX);
+    match kind {
+        RoleKind::NewDevice => {
+            let mut config = NewDeviceConfig::new(NEW_DEVICE_ID);
+            config.homeserver = options.homeserver.clone();
+            config.shows_code = shows_code;
+            config.dialect = dialect;
+            config.timeout_ms = timeout_ms;
+            config.setup.e2ee = setup.e2ee.unwrap_or(true);
+            config.knobs = knobs::<NewDeviceKnobs>(options)?;
+            Ok(Box::new(RetryOn429::new(NewDevice::new(config))))
+        }
+        RoleKind::ExistingDevice => {
+            let (Some(username), Some(password), Some(device_id)) =
+                (setup.username.as_deref(), setup.password.as_deref(), setup.device_id.as_deref())
+            else {
+                return Err("the existing device's `setup` needs username, password and device_id".into());
+            };
+            let mut config = ExistingDeviceConfig::new(&options.homeserver, username, password, device_id);
+            config.shows_code = shows_code;
+            config.dialect = dialect;
+            config.timeout_ms = timeout_ms;
+            config.setup.cross_signing = setup.cross_signing.unwrap_or(true);
+            config.setup.backup = setup.backup.unwrap_or(true);
+            config.knobs = knobs::<ExistingDeviceKnobs>(options)?;
+            Ok(Box::new(RetryOn429::new(ExistingDevice::new(config))))
+        }
+        RoleKind::Registrar => Err("the registrar is built elsewhere".into()),
+    }
+}

@@ -1,0 +1,202 @@
+//! The transcript of a real-time run, and who made which request.
+//!
+//! The homeserver's journal holds every request in arrival order but not who sent
+//! it. The simulated role has at most one request in flight: before sending it the
+//! driver notes the journal's last entry, and afterwards claims the first new entry
+//! with the same method, path and status. Every other entry is the external
+//! client's. Entries are moved into the transcript in journal order, never past an
+//! entry that may still turn out to be the simulated role's.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use devices::{DeviceEvent, HttpRequest, HttpResult};
+use mock_homeserver::{Homeserver, JournalEntry};
+
+use crate::transcript::{Entry, TranscriptEntry};
+
+/// Collects the transcript of a real-time run.
+pub struct Recorder {
+    homeserver: Arc<Homeserver>,
+    started: Instant,
+    external: String,
+    /// Journal entries seen but not yet in the transcript.
+    backlog: Vec<JournalEntry>,
+    /// Highest journal sequence number read.
+    read_up_to: u64,
+    /// The last journal sequence number before the simulated role's request in flight.
+    in_flight: Option<u64>,
+    /// Everything recorded so far.
+    pub transcript: Vec<TranscriptEntry>,
+}
+
+impl Recorder {
+    /// A recorder for `homeserver`; unclaimed requests are attributed to `external`.
+    pub fn new(homeserver: Arc<Homeserver>, external: &str) -> Self {
+        let read_up_to = homeserver.journal().last().map(|e| e.seq).unwrap_or(0);
+        Self {
+            homeserver,
+            started: Instant::now(),
+            external: external.to_owned(),
+            backlog: Vec::new(),
+            read_up_to,
+            in_flight: None,
+            transcript: Vec::new(),
+        }
+    }
+
+    /// Appends an entry, stamped with the real time since the start.
+    pub fn push(&mut self, entry: Entry) {
+        let seq = self.transcript.len() + 1;
+        let at_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.transcript.push(TranscriptEntry { seq, at_ms, entry });
+    }
+
+    fn read_journal(&mut self) {
+        for entry in self.homeserver.journal_since(self.read_up_to) {
+            self.read_up_to = self.read_up_to.max(entry.seq);
+            self.backlog.push(entry);
+        }
+    }
+
+    fn push_http(&mut self, actor: &str, entry: JournalEntry) {
+        self.push(Entry::Http {
+            actor: actor.to_owned(),
+            method: entry.method,
+            path: entry.path,
+            query: entry.query,
+            status: entry.status,
+            request: entry.request,
+            response: entry.response,
+            faults: entry.faults,
+        });
+    }
+
+    /// Moves the journal entries that cannot be the simulated role's into the
+    /// transcript, attributed to the external role.
+    pub fn absorb_external(&mut self) {
+        self.read_journal();
+        let limit = self.in_flight.unwrap_or(u64::MAX);
+        let (ready, later): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.backlog).into_iter().partition(|e| e.seq <= limit);
+        self.backlog = later;
+        let external = self.external.clone();
+        for entry in ready {
+            self.push_http(&external, entry);
+        }
+    }
+
+    /// The simulated role is about to send a request.
+    pub fn begin_request(&mut self) {
+        self.absorb_external();
+        self.in_flight = Some(self.read_up_to);
+    }
+
+    /// The simulated role's request is answered: claims its journal entry for `actor`
+    /// and records everything before it as the external role's.
+    pub fn end_request(&mut self, actor: &str, request: &HttpRequest, result: &HttpResult) {
+        self.read_journal();
+        let before = self.in_flight.take().unwrap_or(0);
+        let path = url_path(&request.url);
+        let status = result.as_ref().ok().map(|r| r.status);
+        let same = |e: &JournalEntry| {
+            e.seq > before
+                && e.method.eq_ignore_ascii_case(&request.method)
+                && status.is_none_or(|s| s == e.status)
+                && (e.path == path || percent_decode(&path) == percent_decode(&e.path))
+        };
+        let mine = self.backlog.iter().find(|e| same(e)).map(|e| e.seq);
+        let external = self.external.clone();
+        let backlog = std::mem::take(&mut self.backlog);
+        let mut later = Vec::new();
+        for entry in backlog {
+            match mine {
+                Some(seq) if entry.seq == seq => self.push_http(actor, entry),
+                Some(seq) if entry.seq > seq => later.push(entry),
+                _ => self.push_http(&external, entry),
+            }
+        }
+        self.backlog = later;
+    }
+
+    /// No request of the simulated role is in flight any more (the run is over).
+    pub fn finish_requests(&mut self) {
+        self.in_flight = None;
+    }
+
+    /// Records a simulated role's events: displays, channel messages (sent and
+    /// received, since the peer is external), decisions and its ending.
+    pub fn push_device_events(&mut self, actor: &str, peer: &str, events: Vec<DeviceEvent>) {
+        for event in events {
+            let actor = actor.to_owned();
+            let entry = match event {
+                DeviceEvent::ShowsQrCode { payload } => {
+                    Entry::Shows { actor, what: "QR code".into(), value: payload }
+                }
+                DeviceEvent::ShowsCheckCode { code } => {
+                    Entry::Shows { actor, what: "check code".into(), value: code }
+                }
+                DeviceEvent::ChannelSent { message, encrypted } => Entry::Channel {
+                    from: actor,
+                    to: peer.to_owned(),
+                    message,
+                    encrypted,
+                    seen_by: "sent".into(),
+                },
+                DeviceEvent::ChannelReceived { message, encrypted } => Entry::Channel {
+                    from: peer.to_owned(),
+                    to: actor,
+                    message,
+                    encrypted,
+                    seen_by: "received".into(),
+                },
+                DeviceEvent::Decision(decision) => Entry::Decision { actor, decision },
+                DeviceEvent::Finished(outcome) => Entry::Finished { actor, outcome },
+            };
+            self.push(entry);
+        }
+    }
+}
+
+/// The path of an absolute URL, without query or fragment.
+fn url_path(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let path = rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
+    path.split(['?', '#']).next().unwrap_or("/").to_owned()
+}
+
+/// Decodes `%XX` escapes (invalid ones are kept as they are).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_escapes() {
+        assert_eq!(
+            url_path("http://127.0.0.1:8/_matrix/client/v3/sync?timeout=0"),
+            "/_matrix/client/v3/sync"
+        );
+        assert_eq!(url_path("http://h"), "/");
+        assert_eq!(percent_decode("/a%3Ab%2"), "/a:b%2");
+        assert_eq!(percent_decode("%zz%41"), "%zzA");
+    }
+}

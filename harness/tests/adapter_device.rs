@@ -1,0 +1,200 @@
+//! Our own simulated device behind the adapter protocol (`conformance device`) must
+//! get the same verdicts as the in-process run, for each role; and the same device
+//! made to skip a check must FAIL for the right reason.
+
+use std::path::Path;
+use std::time::Duration;
+
+use harness::adapter::run::{does_not_apply, role_env};
+use harness::adapter::{run_external, ExternalClient};
+use harness::runner::ScenarioResult;
+use harness::scenario::{RoleKind, Scenario};
+use harness::verdict::Verdict;
+
+const KINDS: [RoleKind; 3] = [RoleKind::NewDevice, RoleKind::ExistingDevice, RoleKind::Registrar];
+
+/// Small scenarios of each flow, so that these tests do not depend on the suite.
+const SCENARIOS: &[(&str, &str)] = &[
+    (
+        "qr-login/adapter/b-shows",
+        r#"title = "B shows the code, A scans, both end verified"
+flow = "qr-login"
+shows_code = "B"
+[roles.A]
+kind = "new-device"
+[roles.B]
+kind = "existing-device"
+[expect]
+outcomes = { A = "verified", B = "verified" }
+order = ["B -> HS: POST /rendezvous", "A -> B: m.login.progress", "B -> A: m.login.finish outcome=verified"]
+never = ["A -> HS: POST /keys/device_signing/upload"]
+"#,
+    ),
+    (
+        "qr-login/adapter/a-shows-v2",
+        r#"title = "A shows a v2 code, B scans, both end verified"
+flow = "qr-login"
+dialect = "v2"
+shows_code = "A"
+[roles.A]
+kind = "new-device"
+[roles.B]
+kind = "existing-device"
+[expect]
+outcomes = { A = "verified", B = "verified" }
+order = ["A -> HS: POST /rendezvous", "B -> A: *"]
+"#,
+    ),
+    (
+        "qr-login/adapter/declined",
+        r#"title = "The user declines on B"
+flow = "qr-login"
+[user]
+approve = false
+[roles.A]
+kind = "new-device"
+[roles.B]
+kind = "existing-device"
+[expect]
+outcomes = { B = "declined" }
+order = ["B -> HS: POST /rendezvous", "A -> B: *"]
+never = ["B -> HS: POST /login/get_token"]
+"#,
+    ),
+];
+
+/// Needs `/register` in the mock homeserver (branch hs-accounts).
+const REGISTER: (&str, &str) = (
+    "register/adapter/msc2912",
+    r#"title = "R registers with its cross-signing keys"
+flow = "register"
+[server]
+profile = "msc2912"
+[roles.R]
+kind = "registrar"
+[expect]
+outcomes = { R = "success" }
+order = ["R -> HS: GET /versions", "R -> HS: POST /register"]
+"#,
+);
+
+fn load(name: &str, text: &str) -> Scenario {
+    Scenario::parse(text, Path::new(&format!("scenarios/{name}.toml")), name)
+        .expect("the test scenario loads")
+}
+
+fn device_command(kind: RoleKind, knobs: Option<&str>) -> String {
+    let mut command = format!("{} device --role {}", env!("CARGO_BIN_EXE_conformance"), role_env(kind));
+    if let Some(knobs) = knobs {
+        command.push_str(&format!(" --knobs '{knobs}'"));
+    }
+    command
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
+}
+
+fn external(scenario: &Scenario, kind: RoleKind, knobs: Option<&str>) -> ScenarioResult {
+    let client = ExternalClient {
+        command: device_command(kind, knobs),
+        kind,
+        deadline: Some(Duration::from_secs(90)),
+    };
+    runtime().block_on(run_external(scenario, &client))
+}
+
+fn report(result: &ScenarioResult) -> String {
+    format!("{} {}\n{}\n{}", result.verdict, result.name, result.explain(), result.transcript_text())
+}
+
+/// Runs each scenario in process and through the adapter for every role it has;
+/// returns the mismatches (and, with `all_pass`, every verdict that is not PASS).
+fn compare(scenarios: &[Scenario], all_pass: bool) -> Vec<String> {
+    let mut mismatches = Vec::new();
+    for scenario in scenarios {
+        let in_process = runtime().block_on(harness::runner::run(scenario));
+        if all_pass && in_process.verdict != Verdict::Pass {
+            mismatches.push(format!("in process: {}", report(&in_process)));
+        }
+        for kind in KINDS {
+            if does_not_apply(scenario, kind).is_some() {
+                continue;
+            }
+            let through = external(scenario, kind, None);
+            if all_pass && through.verdict != Verdict::Pass {
+                mismatches.push(format!("through the adapter as {}: {}", role_env(kind), report(&through)));
+            }
+            if through.verdict != in_process.verdict {
+                mismatches.push(format!(
+                    "{} as {}: in process {}, through the adapter {}\n--- in process:\n{}\n--- adapter:\n{}",
+                    scenario.name,
+                    role_env(kind),
+                    in_process.verdict,
+                    through.verdict,
+                    report(&in_process),
+                    report(&through)
+                ));
+            }
+        }
+    }
+    mismatches
+}
+
+#[test]
+fn the_simulated_device_through_the_adapter_gets_the_in_process_verdicts() {
+    let scenarios: Vec<Scenario> = SCENARIOS.iter().map(|(n, t)| load(n, t)).collect();
+    let mismatches = compare(&scenarios, true);
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
+}
+
+#[test]
+fn the_simulated_registrar_through_the_adapter_gets_the_in_process_verdict() {
+    let mismatches = compare(&[load(REGISTER.0, REGISTER.1)], false);
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
+}
+
+#[test]
+#[ignore = "needs /register in the mock homeserver (branch hs-accounts, not in main yet)"]
+fn the_simulated_registrar_passes_both_ways() {
+    let mismatches = compare(&[load(REGISTER.0, REGISTER.1)], true);
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
+}
+
+/// The whole suite both ways. Slow (every run is in real time), so it is ignored by
+/// default: `cargo test -p harness --test adapter_device -- --ignored`.
+#[test]
+#[ignore = "runs the whole scenarios/ suite in real time through the adapter; run with --ignored"]
+fn the_whole_suite_gets_the_same_verdicts_through_the_adapter() {
+    let root = harness::suite::default_scenarios_dir();
+    let scenarios = harness::suite::load_all(&[root]).expect("the suite loads");
+    assert!(!scenarios.is_empty(), "no scenarios under scenarios/");
+    let mismatches = compare(&scenarios, false);
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
+}
+
+#[test]
+fn a_new_device_that_skips_the_master_key_check_fails_for_that_reason() {
+    let scenario = load(
+        "qr-login/adapter/wrong-master-key",
+        r#"title = "A aborts when B's M8 carries a master key the homeserver does not have"
+flow = "qr-login"
+[roles.A]
+kind = "new-device"
+[roles.B]
+kind = "existing-device"
+knobs = { lie-master-key = true }
+[expect]
+outcomes = { A = "security_error (master_key_mismatch)" }
+order = ["B -> A: m.login.*"]
+never = ["A -> HS: PUT /sendToDevice/m.secret.request/*", "A -> HS: POST /keys/signatures/upload"]
+"#,
+    );
+    let honest = external(&scenario, RoleKind::NewDevice, None);
+    assert_eq!(honest.verdict, Verdict::Pass, "{}", report(&honest));
+    let careless = external(&scenario, RoleKind::NewDevice, Some(r#"{"skip-master-key-check": true}"#));
+    assert_eq!(careless.verdict, Verdict::Fail, "{}", report(&careless));
+    let text = careless.explain();
+    assert!(text.contains("expected A to finish `security_error`"), "{text}");
+    assert!(!text.contains("adapter:"), "the adapter itself behaved: {text}");
+}

@@ -1,0 +1,169 @@
+//! Adapters that misbehave on purpose: each must give the right verdict for the
+//! right reason, within a bounded time, whatever the adapter does.
+//!
+//! The scripts play the registrar: a register scenario has no simulated peer, so
+//! these tests need nothing from the simulated devices.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use harness::adapter::{run_external, ExternalClient};
+use harness::runner::ScenarioResult;
+use harness::scenario::{RoleKind, Scenario};
+use harness::verdict::Verdict;
+
+const REGISTER: &str = r#"title = "R registers with its cross-signing keys"
+flow = "register"
+
+[server]
+profile = "msc2912"
+
+[roles.R]
+kind = "registrar"
+
+[expect]
+outcomes = { R = "success" }
+order = ["R -> HS: POST /register"]
+"#;
+
+fn scenario() -> Scenario {
+    Scenario::parse(REGISTER, Path::new("scenarios/register/adapter-test.toml"), "register/adapter-test")
+        .expect("the test scenario loads")
+}
+
+/// A fresh directory for this test's scripts.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("conformance-adapter-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Writes an executable `sh` script and returns the command that runs it.
+fn script(name: &str, body: &str) -> String {
+    let path = temp_dir(name).join("adapter.sh");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
+    format!("sh {}", path.display())
+}
+
+fn run(command: String, deadline_ms: u64) -> (ScenarioResult, Duration) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let client = ExternalClient {
+        command,
+        kind: RoleKind::Registrar,
+        deadline: Some(Duration::from_millis(deadline_ms)),
+    };
+    let started = Instant::now();
+    let result = runtime.block_on(run_external(&scenario(), &client));
+    (result, started.elapsed())
+}
+
+fn messages(result: &ScenarioResult) -> String {
+    result.explain()
+}
+
+const READY: &str = r#"echo '{"event":"ready","implementation":"test-adapter 0"}'"#;
+
+#[test]
+fn an_adapter_that_crashes_fails_with_its_stderr() {
+    let command =
+        script("crash", &format!("{READY}\nread setup\necho 'panic: the key store is on fire' >&2\nexit 1"));
+    let (result, _) = run(command, 10_000);
+    assert_eq!(result.verdict, Verdict::Fail, "{}", messages(&result));
+    let text = messages(&result);
+    assert!(text.contains("exit status 1"), "{text}");
+    assert!(text.contains("the key store is on fire"), "{text}");
+}
+
+#[test]
+fn an_adapter_that_prints_garbage_fails_naming_the_line() {
+    let command = script("garbage", &format!("{READY}\nread setup\necho 'hello, I am not JSON'\nsleep 5"));
+    let (result, _) = run(command, 10_000);
+    assert_eq!(result.verdict, Verdict::Fail, "{}", messages(&result));
+    let text = messages(&result);
+    assert!(text.contains("malformed adapter line `hello, I am not JSON`"), "{text}");
+}
+
+#[test]
+fn an_event_of_the_wrong_shape_is_malformed_too() {
+    let command = script(
+        "shape",
+        &format!("{READY}\nread setup\necho '{{\"event\":\"outcome\",\"outcome\":\"splendid\"}}'\nsleep 5"),
+    );
+    let (result, _) = run(command, 10_000);
+    assert_eq!(result.verdict, Verdict::Fail, "{}", messages(&result));
+    assert!(messages(&result).contains("unknown outcome `splendid`"), "{}", messages(&result));
+}
+
+#[test]
+fn an_adapter_that_hangs_fails_after_the_deadline() {
+    let command = script("hang", &format!("{READY}\nexec sleep 60"));
+    let (result, took) = run(command, 1_500);
+    assert_eq!(result.verdict, Verdict::Fail, "{}", messages(&result));
+    assert!(
+        messages(&result).contains("did not finish within the deadline of 1500 ms"),
+        "{}",
+        messages(&result)
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn an_adapter_silent_before_ready_fails_after_the_deadline() {
+    let command = script("mute", "exec sleep 60");
+    let (result, took) = run(command, 1_500);
+    assert_eq!(result.verdict, Verdict::Fail, "{}", messages(&result));
+    assert!(messages(&result).contains("`ready`"), "{}", messages(&result));
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn exit_89_is_unimplemented() {
+    let command = script("exit89", &format!("{READY}\necho 'no registrar here' >&2\nexit 89"));
+    let (result, _) = run(command, 10_000);
+    assert_eq!(result.verdict, Verdict::Unimplemented, "{}", messages(&result));
+}
+
+#[test]
+fn an_unimplemented_event_is_unimplemented() {
+    let command = script(
+        "unimpl",
+        &format!(
+            "{READY}\nread setup\necho '{{\"event\":\"unimplemented\",\"detail\":\"no MSC2912\"}}'\nsleep 5"
+        ),
+    );
+    let (result, took) = run(command, 10_000);
+    assert_eq!(result.verdict, Verdict::Unimplemented, "{}", messages(&result));
+    assert!(messages(&result).contains("no MSC2912"), "{}", messages(&result));
+    assert!(took < Duration::from_secs(9), "the runner waited for the adapter to exit: {took:?}");
+}
+
+#[test]
+fn claiming_success_without_touching_the_server_fails_on_the_wire() {
+    let command = script(
+        "liar",
+        &format!(
+            "{READY}\nread setup\nread register\necho '{{\"event\":\"outcome\",\"outcome\":\"success\"}}'"
+        ),
+    );
+    let (result, _) = run(command, 10_000);
+    assert_eq!(result.verdict, Verdict::Fail, "{}", messages(&result));
+    let text = messages(&result);
+    assert!(text.contains("`R -> HS: POST /register` never occurred"), "{text}");
+    assert!(!text.contains("outcome of R"), "the reported outcome itself was right: {text}");
+}
+
+#[test]
+fn a_command_that_does_not_exist_fails() {
+    let (result, _) = run("/nonexistent/adapter --flag".to_owned(), 5_000);
+    assert_eq!(result.verdict, Verdict::Fail, "{}", messages(&result));
+}
+
+#[test]
+fn a_scenario_without_the_role_is_skipped() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let client = ExternalClient { command: "true".into(), kind: RoleKind::NewDevice, deadline: None };
+    let result = runtime.block_on(run_external(&scenario(), &client));
+    assert_eq!(result.verdict, Verdict::Skipped);
+    assert!(result.explain().contains("does not apply"), "{}", result.explain());
+}

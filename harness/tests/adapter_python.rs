@@ -1,0 +1,108 @@
+//! The example Python adapter (`adapters/python/example_adapter.py`), the starting
+//! point for client authors: its registrar passes, its QR-login roles are
+//! UNIMPLEMENTED. Skipped with a message when `python3` is not installed.
+
+use std::path::Path;
+use std::time::Duration;
+
+use harness::adapter::{run_external, ExternalClient};
+use harness::runner::ScenarioResult;
+use harness::scenario::{RoleKind, Scenario};
+use harness::verdict::Verdict;
+
+fn python() -> bool {
+    let found =
+        std::process::Command::new("python3").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("python3 is not installed: skipping the example adapter's tests");
+    }
+    found
+}
+
+fn adapter() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters/python/example_adapter.py");
+    format!("python3 {}", path.display())
+}
+
+fn run(text: &str, name: &str, kind: RoleKind) -> ScenarioResult {
+    let scenario = Scenario::parse(text, Path::new(&format!("scenarios/{name}.toml")), name).expect("loads");
+    let client = ExternalClient { command: adapter(), kind, deadline: Some(Duration::from_secs(60)) };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(run_external(&scenario, &client))
+}
+
+fn report(result: &ScenarioResult) -> String {
+    format!("{} {}\n{}\n{}", result.verdict, result.name, result.explain(), result.transcript_text())
+}
+
+const REGISTER: &str = r#"title = "R registers with its cross-signing keys in /register"
+flow = "register"
+[server]
+profile = "msc2912"
+[roles.R]
+kind = "registrar"
+[expect]
+outcomes = { R = "success" }
+order = [
+  "R -> HS: GET /versions 200",
+  "R -> HS: POST /register 200",
+  "R -> HS: POST /keys/query 200",
+  "R -> HS: POST /keys/upload 200",
+  "R -> HS: POST /keys/signatures/upload 200",
+]
+never = ["R -> HS: POST /keys/device_signing/upload"]
+"#;
+
+const REGISTER_IGNORED: &str = r#"title = "R re-uploads its keys when the server ignores MSC2912"
+flow = "register"
+[server]
+profile = "default"
+[roles.R]
+kind = "registrar"
+[expect]
+outcomes = { R = "success" }
+order = ["R -> HS: POST /register 200", "R -> HS: POST /keys/device_signing/upload 200"]
+"#;
+
+const QR: &str = r#"title = "B shows the code, A scans"
+flow = "qr-login"
+[roles.A]
+kind = "new-device"
+[roles.B]
+kind = "existing-device"
+[expect]
+outcomes = { A = "verified" }
+order = ["A -> HS: POST /login"]
+never = ["B -> HS: POST /keys/device_signing/upload 400"]
+"#;
+
+#[test]
+#[ignore = "needs /register in the mock homeserver (branch hs-accounts, not in main yet)"]
+fn the_example_registrar_passes_with_keys_in_register() {
+    if !python() {
+        return;
+    }
+    let result = run(REGISTER, "register/python", RoleKind::Registrar);
+    assert_eq!(result.verdict, Verdict::Pass, "{}", report(&result));
+}
+
+#[test]
+#[ignore = "needs /register in the mock homeserver (branch hs-accounts, not in main yet)"]
+fn the_example_registrar_re_uploads_when_the_server_ignores_the_field() {
+    if !python() {
+        return;
+    }
+    let result = run(REGISTER_IGNORED, "register/python-ignored", RoleKind::Registrar);
+    assert_eq!(result.verdict, Verdict::Pass, "{}", report(&result));
+}
+
+#[test]
+fn the_example_qr_roles_are_unimplemented() {
+    if !python() {
+        return;
+    }
+    for kind in [RoleKind::NewDevice, RoleKind::ExistingDevice] {
+        let result = run(QR, "qr-login/python", kind);
+        assert_eq!(result.verdict, Verdict::Unimplemented, "{}", report(&result));
+    }
+}
