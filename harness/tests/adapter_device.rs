@@ -155,7 +155,6 @@ fn the_simulated_registrar_through_the_adapter_gets_the_in_process_verdict() {
 }
 
 #[test]
-#[ignore = "needs /register in the mock homeserver (branch hs-accounts, not in main yet)"]
 fn the_simulated_registrar_passes_both_ways() {
     let mismatches = compare(&[load(REGISTER.0, REGISTER.1)], true);
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));

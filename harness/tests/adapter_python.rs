@@ -77,7 +77,6 @@ never = ["B -> HS: POST /keys/device_signing/upload 400"]
 "#;
 
 #[test]
-#[ignore = "needs /register in the mock homeserver (branch hs-accounts, not in main yet)"]
 fn the_example_registrar_passes_with_keys_in_register() {
     if !python() {
         return;
@@ -87,7 +86,6 @@ fn the_example_registrar_passes_with_keys_in_register() {
 }
 
 #[test]
-#[ignore = "needs /register in the mock homeserver (branch hs-accounts, not in main yet)"]
 fn the_example_registrar_re_uploads_when_the_server_ignores_the_field() {
     if !python() {
         return;
