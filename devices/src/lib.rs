@@ -21,6 +21,7 @@
 pub mod api;
 pub mod events;
 pub mod io;
+pub mod olm;
 pub mod qr_login;
 pub mod registrar;
 pub mod rendezvous;

@@ -55,8 +55,17 @@ fn arb_json() -> impl Strategy<Value = Value> {
         any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
         "\\PC{0,12}".prop_map(Value::String),
         prop::sample::select(vec![
-            "@alice:test", "ALICEDEV", "m.login.dummy", "m.login.password", "m.login.token", "ed25519:ALICEDEV",
-            "signed_curve25519:AAAAAQ", "master", "self_signing", "user_signing", "*",
+            "@alice:test",
+            "ALICEDEV",
+            "m.login.dummy",
+            "m.login.password",
+            "m.login.token",
+            "ed25519:ALICEDEV",
+            "signed_curve25519:AAAAAQ",
+            "master",
+            "self_signing",
+            "user_signing",
+            "*",
         ])
         .prop_map(|s| json!(s)),
     ];
@@ -65,11 +74,34 @@ fn arb_json() -> impl Strategy<Value = Value> {
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
             prop::collection::btree_map(
                 prop::sample::select(vec![
-                    "auth", "type", "session", "username", "password", "device_keys", "one_time_keys",
-                    "master_key", "self_signing_key", "user_signing_key", "keys", "usage", "user_id",
-                    "signatures", "messages", "@alice:test", "ALICEDEV", "identifier", "user", "token",
-                    "device_signing", "org.matrix.msc2912.device_signing", "algorithm", "auth_data",
-                    "timeout", "fallback_keys", "algorithms", "device_id",
+                    "auth",
+                    "type",
+                    "session",
+                    "username",
+                    "password",
+                    "device_keys",
+                    "one_time_keys",
+                    "master_key",
+                    "self_signing_key",
+                    "user_signing_key",
+                    "keys",
+                    "usage",
+                    "user_id",
+                    "signatures",
+                    "messages",
+                    "@alice:test",
+                    "ALICEDEV",
+                    "identifier",
+                    "user",
+                    "token",
+                    "device_signing",
+                    "org.matrix.msc2912.device_signing",
+                    "algorithm",
+                    "auth_data",
+                    "timeout",
+                    "fallback_keys",
+                    "algorithms",
+                    "device_id",
                 ])
                 .prop_map(str::to_owned),
                 inner,
@@ -171,9 +203,15 @@ fn unknown_endpoint_and_wrong_method_are_m_unrecognized() {
 fn missing_and_unknown_tokens() {
     let (server, _) = server();
     let missing = server.handle(Request::get("/_matrix/client/v3/account/whoami"));
-    assert_eq!((missing.status, missing.json_body().unwrap()["errcode"].clone()), (401, json!("M_MISSING_TOKEN")));
+    assert_eq!(
+        (missing.status, missing.json_body().unwrap()["errcode"].clone()),
+        (401, json!("M_MISSING_TOKEN"))
+    );
     let unknown = server.handle(Request::get("/_matrix/client/v3/account/whoami").with_token("nope"));
-    assert_eq!((unknown.status, unknown.json_body().unwrap()["errcode"].clone()), (401, json!("M_UNKNOWN_TOKEN")));
+    assert_eq!(
+        (unknown.status, unknown.json_body().unwrap()["errcode"].clone()),
+        (401, json!("M_UNKNOWN_TOKEN"))
+    );
 }
 
 #[test]

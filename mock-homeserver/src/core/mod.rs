@@ -282,6 +282,13 @@ impl Homeserver {
         true
     }
 
+    /// The stored device keys of one device, with the cross-signing signatures merged
+    /// in (all of them: no visibility filtering). For tests.
+    #[doc(hidden)]
+    pub fn device_keys(&self, user_id: &str, device_id: &str) -> Option<Value> {
+        self.lock().users.get(user_id)?.devices.get(device_id)?.keys.clone()
+    }
+
     /// Whether an account exists.
     pub fn account_exists(&self, user_id: &str) -> bool {
         self.lock().users.contains_key(user_id)

@@ -26,10 +26,8 @@ pub type Answer = (u16, Value);
 impl TestServer {
     pub async fn start(profile: Profile) -> Self {
         let server = MockHomeserver::builder().profile(profile).seed(1).start().await.expect("bind loopback");
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(20))
-            .build()
-            .expect("client");
+        let http =
+            reqwest::Client::builder().timeout(std::time::Duration::from_secs(20)).build().expect("client");
         Self { server, http }
     }
 
