@@ -491,7 +491,7 @@ impl ExistingDevice {
                 let supported = stable || r1 || r0;
                 self.flow.decide(Decision::CheckedLoginTokenSupport { supported });
                 if !supported {
-                    return self.flow.end_with(Some(Message::Unsupported), false, Outcome::Unsupported);
+                    return self.flow.end_with(Some(Message::Unsupported), Outcome::Unsupported);
                 }
                 self.token_endpoint = if stable {
                     TokenEndpoint::Stable
@@ -540,12 +540,18 @@ impl ExistingDevice {
                 self.on_device_query(now, result, device_id, device_key, since)
             }
             State::SignatureUpload { device_id } => {
-                let ok = json_object(result).ok().is_some_and(|body| {
-                    body.get("failures").and_then(Value::as_object).is_none_or(|f| f.is_empty())
-                });
-                if ok {
-                    self.flow.decide(Decision::CrossSigned { device_id });
-                }
+                let failure = match json_object(result) {
+                    Ok(body) => body
+                        .get("failures")
+                        .filter(|f| f.as_object().is_none_or(|f| !f.is_empty()))
+                        .map(Value::to_string),
+                    Err(e) => Some(e.to_string()),
+                };
+                let decision = match failure {
+                    None => Decision::CrossSigned { device_id },
+                    Some(detail) => Decision::CrossSigningRejected { device_id, detail },
+                };
+                self.flow.decide(decision);
                 self.send_verified()
             }
             State::SendingVerified => {
@@ -615,7 +621,7 @@ impl ExistingDevice {
                 self.flow.decide(Decision::CheckedIntents { compatible });
                 if !compatible {
                     let m1 = Message::IncompatibleIntent { intent: Intent::LoginReciprocate };
-                    return self.flow.end_with(Some(m1), false, Outcome::IncompatibleIntent);
+                    return self.flow.end_with(Some(m1), Outcome::IncompatibleIntent);
                 }
                 self.support_check()
             }
@@ -627,7 +633,7 @@ impl ExistingDevice {
             }
             (State::AwaitProtocol { .. }, Message::Protocol { protocol }) => {
                 if !is_login_token_protocol(protocol) {
-                    return self.flow.end_with(Some(Message::Unsupported), false, Outcome::Unsupported);
+                    return self.flow.end_with(Some(Message::Unsupported), Outcome::Unsupported);
                 }
                 self.state = State::AwaitApproval;
                 let _ = now;
@@ -676,9 +682,7 @@ impl ExistingDevice {
 
     fn dispatch_command(&mut self, now: u64, command: Command) -> Step {
         match (self.state.clone(), command) {
-            (_, Command::Cancel) if self.state != State::Boot => {
-                self.flow.end_with(None, true, Outcome::Cancelled)
-            }
+            (_, Command::Cancel) if self.state != State::Boot => self.flow.end_with(None, Outcome::Cancelled),
             (State::AwaitScan, Command::ScanQrCode(text)) => {
                 match QrCode::parse(&text, NameStrictness::AcceptStable) {
                     Ok(qr) => {
@@ -707,7 +711,7 @@ impl ExistingDevice {
             }
             (State::AwaitApproval, Command::Decline) => {
                 self.flow.decide(Decision::UserChose { approved: false });
-                self.flow.end_with(Some(Message::Declined), true, Outcome::Declined)
+                self.flow.end_with(Some(Message::Declined), Outcome::Declined)
             }
             _ => self.last_step.clone(),
         }

@@ -138,7 +138,7 @@ impl NewDevice {
             self.flow.decide(Decision::CheckedIntents { compatible });
             if !compatible {
                 let m1 = Message::IncompatibleIntent { intent: Intent::LoginStart };
-                return self.flow.end_with(Some(m1), true, Outcome::IncompatibleIntent);
+                return self.flow.end_with(Some(m1), Outcome::IncompatibleIntent);
             }
         }
         if let Some(step) = self.flow.terminal(message) {
@@ -148,10 +148,10 @@ impl NewDevice {
             return self.flow.unexpected("protocols", message);
         };
         if self.config.knobs.cancel {
-            return self.flow.end_with(Some(Message::Cancelled), true, Outcome::Cancelled);
+            return self.flow.end_with(Some(Message::Cancelled), Outcome::Cancelled);
         }
         if !protocols.iter().any(|p| is_login_token_protocol(p)) {
-            return self.flow.end_with(Some(Message::Unsupported), true, Outcome::Unsupported);
+            return self.flow.end_with(Some(Message::Unsupported), Outcome::Unsupported);
         }
         self.send(State::SendingProtocol, &Message::Protocol { protocol: PROTOCOL_LOGIN_TOKEN.to_owned() })
     }
@@ -621,7 +621,7 @@ impl NewDevice {
                 }
             }
             (State::AwaitScan, Command::Cancel) => self.flow.finish(Outcome::Cancelled),
-            (_, Command::Cancel) => self.flow.end_with(Some(Message::Cancelled), true, Outcome::Cancelled),
+            (_, Command::Cancel) => self.flow.end_with(Some(Message::Cancelled), Outcome::Cancelled),
             _ => self.last_step.clone(),
         }
     }
