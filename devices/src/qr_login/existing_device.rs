@@ -20,6 +20,10 @@ use super::{ExistingDeviceConfig, Flow, Polling, Session};
 use crate::api::{json_object, str_field};
 use crate::events::{Abort, Decision, DeviceEvent, Outcome};
 use crate::io::{Command, HttpRequest, HttpResult, Step};
+use crate::olm::secrets::{
+    encode_ed25519_seed, parse_secret_request, secret_send_content, SecretAction, SecretName,
+};
+use crate::olm::{to_device_body, RecipientDevice, ENCRYPTED_EVENT_TYPE, SIGNED_CURVE25519};
 use crate::role::Role;
 
 const STEP_BUDGET: u32 = 20_000;
@@ -43,7 +47,7 @@ impl TokenEndpoint {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Reply {
-    name: String,
+    name: SecretName,
     request_id: String,
     device_id: String,
 }
@@ -258,7 +262,7 @@ impl ExistingDevice {
     fn send_verified(&mut self) -> Step {
         let Some(me) = self.me.as_ref() else { return self.hs_fail("verified", "no session") };
         let knobs = &self.config.knobs;
-        let mut key = me.olm.as_ref().map(|o| o.ed25519()).unwrap_or_default();
+        let mut key = me.olm.as_ref().map(|o| o.ed25519_key().to_base64()).unwrap_or_default();
         if knobs.lie_verifying_device_key {
             key = protocol::base64::encode([7u8; 32]);
         }
@@ -277,19 +281,16 @@ impl ExistingDevice {
         self.send(State::SendingVerified, &message)
     }
 
-    fn secret_value(&mut self, name: &str) -> Option<String> {
+    fn secret_value(&mut self, name: SecretName) -> Option<String> {
         let me = self.me.as_ref()?;
-        let value = match name {
-            "m.megolm_backup.v1" => protocol::base64::encode(me.backup_key?),
-            other => {
-                let usage = KeyUsage::ALL.into_iter().find(|u| u.secret_name() == other)?;
-                protocol::base64::encode(me.cross_signing.as_ref()?.keypair(usage).seed())
-            }
+        let value = match name.key_usage() {
+            None => me.backup_key.as_ref()?.to_secret(),
+            Some(usage) => encode_ed25519_seed(&me.cross_signing.as_ref()?.keypair(usage).seed()),
         };
         if self.config.knobs.answer_secrets_wrong_value {
             let mut wrong = [0u8; 32];
             self.flow.rng.fill_bytes(&mut wrong);
-            return Some(protocol::base64::encode(wrong));
+            return Some(encode_ed25519_seed(&wrong));
         }
         Some(value)
     }
@@ -298,7 +299,7 @@ impl ExistingDevice {
         format!("b{}", self.flow.rng.next_u64())
     }
 
-    /// Reads `/sync`: queues replies to secret requests of verified devices.
+    /// Reads `/sync`: queues replies to secret requests of verified devices (§6.3).
     fn on_sync(&mut self, now: u64, body: &Value) {
         if let Some(next) = body.get("next_batch").and_then(Value::as_str) {
             self.since = Some(next.to_owned());
@@ -311,35 +312,49 @@ impl ExistingDevice {
                 continue;
             }
             let content = event.get("content").cloned().unwrap_or(Value::Null);
-            let field = |f: &str| content.get(f).and_then(Value::as_str).unwrap_or("").to_owned();
-            let (action, device, request_id, name) =
-                (field("action"), field("requesting_device_id"), field("request_id"), field("name"));
+            let request = match parse_secret_request(&content) {
+                Ok(request) => request,
+                Err(e) => {
+                    let device = content.get("requesting_device_id").and_then(Value::as_str);
+                    self.flow.decide(Decision::RefusedSecretRequest {
+                        name: content.get("name").and_then(Value::as_str).unwrap_or("?").to_owned(),
+                        device_id: device.unwrap_or("?").to_owned(),
+                        reason: format!("malformed request: {e}"),
+                    });
+                    continue;
+                }
+            };
+            let device = request.requesting_device_id.clone();
             if device == own_device {
                 continue;
             }
             self.quiet_since = now;
-            if action == "request_cancellation" {
-                self.queue.retain(|r| !(r.request_id == request_id && r.device_id == device));
+            if request.action == SecretAction::RequestCancellation {
+                self.queue.retain(|r| !(r.request_id == request.request_id && r.device_id == device));
                 continue;
             }
             let refuse = |reason: &str| Decision::RefusedSecretRequest {
-                name: if name.is_empty() { "?".into() } else { name.clone() },
+                name: request.name.clone().unwrap_or_else(|| "?".into()),
                 device_id: device.clone(),
                 reason: reason.to_owned(),
             };
             let sender = event.get("sender").and_then(Value::as_str).unwrap_or("");
-            if action != "request" || request_id.is_empty() {
-                self.flow.decide(refuse("malformed request"));
-            } else if sender != user {
+            let name = request.secret_name();
+            if sender != user {
                 self.flow.decide(refuse("request from another user"));
             } else if !self.verified.contains(&device) {
                 self.flow.decide(refuse("requesting device is not verified"));
-            } else if self.secret_value(&name).is_none() {
-                self.flow.decide(refuse("secret not held"));
+            } else if let Some(name) = name.filter(|n| self.secret_value(*n).is_some()) {
+                self.queue.push_back(Reply { name, request_id: request.request_id, device_id: device });
             } else {
-                self.queue.push_back(Reply { name, request_id, device_id: device });
+                self.flow.decide(refuse("secret not held"));
             }
         }
+    }
+
+    /// The new device as an Olm recipient, if `device_id` is it.
+    fn recipient(&self, device_id: &str) -> Option<RecipientDevice> {
+        self.new_device.as_ref().filter(|d| d.device_id == device_id).map(RecipientDevice::from_device_keys)
     }
 
     /// Serves the next queued reply, or syncs again, or ends after the quiet period.
@@ -351,20 +366,20 @@ impl ExistingDevice {
             self.state = State::Serving;
             return Step::Sleep { ms: self.flow.poll_ms };
         };
-        let Some(target) = self.new_device.clone().filter(|d| d.device_id == reply.device_id) else {
+        let Some(target) = self.recipient(&reply.device_id) else {
             self.queue.pop_front();
             return self.serve(now);
         };
-        let Some(secret) = self.secret_value(&reply.name) else {
+        let Some(secret) = self.secret_value(reply.name) else {
             self.queue.pop_front();
             return self.serve(now);
         };
-        let content = json!({"request_id": reply.request_id, "secret": secret});
+        let content = secret_send_content(&reply.request_id, &secret);
         let txn = self.txn();
         let Some(me) = self.me.as_mut() else { return self.hs_fail("sendToDevice", "no session") };
         let user = me.session.user_id.clone();
         if self.config.knobs.answer_secrets_unencrypted {
-            let body = json!({"messages": {&user: {&reply.device_id: content}}});
+            let body = to_device_body(&user, &reply.device_id, content);
             self.state = State::SendingSecret;
             return Step::Http(me.session.send(
                 "PUT",
@@ -372,52 +387,78 @@ impl ExistingDevice {
                 &body,
             ));
         }
-        let Some(olm) = me.olm.as_mut() else { return self.hs_fail("sendToDevice", "no Olm identity") };
-        let curve = target.curve25519.to_base64();
-        if !olm.has_session(&curve) {
-            let body = json!({"one_time_keys": {&user: {&reply.device_id: "signed_curve25519"}}});
+        let Some(olm) = me.olm.as_ref() else { return self.hs_fail("sendToDevice", "no Olm identity") };
+        if !olm.has_session_with(&target.curve25519) {
+            let body = json!({"one_time_keys": {&user: {&reply.device_id: SIGNED_CURVE25519}}});
             self.state = State::Claiming;
             return Step::Http(me.session.send("POST", "/_matrix/client/v3/keys/claim", &body));
         }
-        match olm.encrypt(&user, &target.ed25519.to_base64(), &curve, "m.secret.send", &content) {
+        self.send_encrypted(now, &reply, &target, None, content, &txn)
+    }
+
+    /// Encrypts the reply (opening a session with `claimed`, if given) and sends it.
+    fn send_encrypted(
+        &mut self,
+        now: u64,
+        reply: &Reply,
+        target: &RecipientDevice,
+        claimed: Option<&Value>,
+        content: Value,
+        txn: &str,
+    ) -> Step {
+        let Some(me) = self.me.as_mut() else { return self.hs_fail("sendToDevice", "no session") };
+        let Some(olm) = me.olm.as_mut() else { return self.hs_fail("sendToDevice", "no Olm identity") };
+        match olm.encrypt_to_device(target, claimed, "m.secret.send", content) {
             Ok(encrypted) => {
-                let body = json!({"messages": {&user: {&reply.device_id: encrypted}}});
-                let path = format!("/_matrix/client/v3/sendToDevice/m.room.encrypted/{txn}");
+                let body = to_device_body(&me.session.user_id, &reply.device_id, encrypted);
+                let path = format!("/_matrix/client/v3/sendToDevice/{ENCRYPTED_EVENT_TYPE}/{txn}");
                 self.state = State::SendingSecret;
                 Step::Http(me.session.send("PUT", &path, &body))
             }
-            Err(e) => self.hs_fail("encrypt", e),
+            Err(e) => {
+                self.queue.pop_front();
+                self.flow.decide(Decision::RefusedSecretRequest {
+                    name: reply.name.as_str().to_owned(),
+                    device_id: reply.device_id.clone(),
+                    reason: format!("cannot encrypt for the device: {e}"),
+                });
+                self.serve(now)
+            }
         }
     }
 
+    /// §6.3: the claimed one-time key opens the session (its signature by the
+    /// device's Ed25519 key is checked while opening it).
     fn on_claimed(&mut self, now: u64, result: HttpResult) -> Step {
         let Some(reply) = self.queue.front().cloned() else { return self.serve(now) };
-        let Some(target) = self.new_device.clone() else { return self.serve(now) };
-        let user = self.session().map(|s| s.user_id.clone()).unwrap_or_default();
+        let Some(target) = self.recipient(&reply.device_id) else {
+            self.queue.pop_front();
+            return self.serve(now);
+        };
+        let Some(secret) = self.secret_value(reply.name) else {
+            self.queue.pop_front();
+            return self.serve(now);
+        };
         let claimed = json_object(result).ok().and_then(|body| {
-            let keys = body.pointer(&format!(
+            let pointer = format!(
                 "/one_time_keys/{}/{}",
-                pointer_escape(&user),
+                pointer_escape(&target.user_id),
                 pointer_escape(&reply.device_id)
-            ))?;
-            let (id, key) = keys.as_object()?.iter().next()?;
-            let key_id = protocol::key_id::KeyId::ed25519_device(&reply.device_id);
-            protocol::signing::verify_json(key, &user, &key_id, &target.ed25519).ok()?;
-            let _ = id;
-            key.get("key").and_then(Value::as_str).map(str::to_owned)
+            );
+            body.pointer(&pointer).cloned()
         });
-        let created = claimed.and_then(|otk| {
-            self.me.as_mut()?.olm.as_mut()?.create_outbound(&target.curve25519.to_base64(), &otk).ok()
-        });
-        if created.is_none() {
-            let reply = self.queue.pop_front().unwrap_or(reply);
+        let Some(claimed) = claimed else {
+            self.queue.pop_front();
             self.flow.decide(Decision::RefusedSecretRequest {
-                name: reply.name,
+                name: reply.name.as_str().to_owned(),
                 device_id: reply.device_id,
-                reason: "no valid one-time key to open an Olm session".into(),
+                reason: "no one-time key to open an Olm session".into(),
             });
-        }
-        self.serve(now)
+            return self.serve(now);
+        };
+        let content = secret_send_content(&reply.request_id, &secret);
+        let txn = self.txn();
+        self.send_encrypted(now, &reply, &target, Some(&claimed), content, &txn)
     }
 
     fn dispatch_http(&mut self, now: u64, result: HttpResult) -> Step {
@@ -563,7 +604,7 @@ impl ExistingDevice {
                     if let Some(device) = self.new_device.as_ref().map(|d| d.device_id.clone()) {
                         let request_id = format!("unsolicited-{}", self.flow.rng.next_u32());
                         self.queue.push_back(Reply {
-                            name: "m.cross_signing.master".into(),
+                            name: SecretName::CrossSigningMaster,
                             request_id,
                             device_id: device,
                         });
@@ -585,8 +626,10 @@ impl ExistingDevice {
             State::SendingSecret => {
                 if let Some(reply) = self.queue.pop_front() {
                     if json_object(result).is_ok() {
-                        self.flow
-                            .decide(Decision::SharedSecret { name: reply.name, device_id: reply.device_id });
+                        self.flow.decide(Decision::SharedSecret {
+                            name: reply.name.as_str().to_owned(),
+                            device_id: reply.device_id,
+                        });
                     }
                 }
                 self.quiet_since = now;

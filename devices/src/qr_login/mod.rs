@@ -12,7 +12,6 @@ pub mod config;
 pub mod existing_device;
 pub mod link;
 pub mod new_device;
-pub mod olm_device;
 
 use std::collections::VecDeque;
 
@@ -40,8 +39,7 @@ pub const SECRET_NAMES: [&str; 4] = [
     "m.megolm_backup.v1",
 ];
 
-/// The backup algorithm of `m.megolm_backup.v1`.
-pub const BACKUP_ALGORITHM: &str = "m.megolm_backup.v1.curve25519-aes-sha2";
+pub use crate::olm::secrets::BACKUP_ALGORITHM;
 
 /// An authenticated session on a homeserver: builds Client-Server requests.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,21 +5,25 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use protocol::cross_signing::KeyUsage;
-use protocol::keys::{Ed25519Keypair, Ed25519PublicKey};
+use protocol::keys::{Curve25519PublicKey, Ed25519PublicKey};
 use protocol::qr_login::{
     is_login_token_protocol, Intent, LoginDevice, Message, NameStrictness, QrCode, PROTOCOL_LOGIN_TOKEN,
 };
 use rand::RngCore;
 use serde_json::{json, Value};
 
-use super::bootstrap::{backup_public_key, ONE_TIME_KEYS};
+use super::bootstrap::ONE_TIME_KEYS;
 use super::checks;
 use super::link::Link;
-use super::olm_device::OlmDevice;
-use super::{Flow, NewDeviceConfig, Polling, Session, SECRET_NAMES};
+use super::{Flow, NewDeviceConfig, Polling, Session};
 use crate::api::{json_object, str_field};
 use crate::events::{Abort, Decision, DeviceEvent, Outcome};
 use crate::io::{Command, HttpRequest, HttpResult, Step};
+use crate::olm::secrets::{
+    cancellation_content, check_backup_secret, check_cross_signing_secret, parse_secret_send,
+    request_content, SecretName,
+};
+use crate::olm::{check_sender_keys, to_device_body, DeviceCrypto};
 use crate::role::Role;
 
 const STEP_BUDGET: u32 = 20_000;
@@ -52,12 +56,12 @@ pub struct NewDevice {
     state: State,
     qr: Option<QrCode>,
     session: Option<Session>,
-    olm: Option<OlmDevice>,
+    olm: Option<DeviceCrypto>,
     own_keys: Value,
     verifying_device: Option<String>,
-    trusted: BTreeMap<&'static str, Ed25519PublicKey>,
+    trusted: BTreeMap<SecretName, Ed25519PublicKey>,
     backup_public: Option<String>,
-    outstanding: BTreeMap<String, &'static str>,
+    outstanding: BTreeMap<String, SecretName>,
     secrets: BTreeMap<String, String>,
     outbox: VecDeque<HttpRequest>,
     since: Option<String>,
@@ -183,19 +187,18 @@ impl NewDevice {
         if !self.config.setup.e2ee {
             return self.send(State::SendingSuccess { e2ee: false }, &Message::Success { device: None });
         }
-        let mut olm = OlmDevice::new(&session.user_id, &session.device_id);
+        let mut olm = DeviceCrypto::new(&session.user_id, &session.device_id);
         if self.config.knobs.never_upload_keys {
             self.olm = Some(olm);
             return self.send_success();
         }
         let device_keys = if self.config.knobs.invalid_self_signature {
-            let mut seed = [0u8; 32];
-            self.flow.rng.fill_bytes(&mut seed);
-            olm.device_keys_signed_by(&Ed25519Keypair::from_seed(&seed))
+            olm.device_keys_json_signed_by_wrong_key()
         } else {
-            olm.device_keys()
+            olm.device_keys_json()
         };
-        let body = json!({"device_keys": device_keys, "one_time_keys": olm.one_time_keys(ONE_TIME_KEYS)});
+        let body =
+            json!({"device_keys": device_keys, "one_time_keys": olm.one_time_keys_json(ONE_TIME_KEYS)});
         self.olm = Some(olm);
         self.state = State::Uploading;
         Step::Http(session.send("POST", "/_matrix/client/v3/keys/upload", &body))
@@ -205,7 +208,8 @@ impl NewDevice {
         let (Some(olm), Some(session)) = (self.olm.as_ref(), self.session.as_ref()) else {
             return self.hs_fail("login", "no session");
         };
-        let mut device = LoginDevice { device_id: session.device_id.clone(), device_key: olm.ed25519() };
+        let mut device =
+            LoginDevice { device_id: session.device_id.clone(), device_key: olm.ed25519_key().to_base64() };
         if self.config.knobs.lie_device_key {
             device.device_key = protocol::base64::encode([5u8; 32]);
         }
@@ -243,16 +247,16 @@ impl NewDevice {
                 for usage in [KeyUsage::SelfSigning, KeyUsage::UserSigning] {
                     match checks::check_signed_by_master(&query, &user, usage, &master) {
                         Ok(Some(public)) => {
-                            trusted.insert(usage.secret_name(), public);
+                            trusted.insert(SecretName::for_usage(usage), public);
                         }
                         Ok(None) => {}
                         Err(reason) => return self.flow.security_abort(reason),
                     }
                 }
-                trusted.insert(KeyUsage::Master.secret_name(), master.public_key);
+                trusted.insert(SecretName::CrossSigningMaster, master.public_key);
             }
         }
-        if let Some(master) = trusted.get(KeyUsage::Master.secret_name()) {
+        if let Some(master) = trusted.get(&SecretName::CrossSigningMaster) {
             self.flow.decide(Decision::TrustedMasterKey { master_key: master.to_base64() });
         }
         self.trusted = trusted;
@@ -271,21 +275,17 @@ impl NewDevice {
         let (Some(session), Some(target)) = (self.session.clone(), self.verifying_device.clone()) else {
             return self.hs_fail("sendToDevice", "no session");
         };
-        for name in SECRET_NAMES {
-            let available = if name == "m.megolm_backup.v1" {
-                self.backup_public.is_some()
-            } else {
-                self.trusted.contains_key(name)
+        for name in SecretName::ALL {
+            let available = match name {
+                SecretName::MegolmBackupV1 => self.backup_public.is_some(),
+                cross_signing => self.trusted.contains_key(&cross_signing),
             };
             if !available {
                 continue;
             }
             let request_id = format!("req-{}", self.flow.rng.next_u64());
-            let content = json!({
-                "name": name, "action": "request",
-                "requesting_device_id": session.device_id, "request_id": request_id,
-            });
-            let body = json!({"messages": {&session.user_id: {&target: content}}});
+            let content = request_content(name, &session.device_id, &request_id);
+            let body = to_device_body(&session.user_id, &target, content);
             let txn = format!("a{}", self.flow.rng.next_u64());
             self.outbox.push_back(session.send(
                 "PUT",
@@ -293,7 +293,7 @@ impl NewDevice {
                 &body,
             ));
             self.outstanding.insert(request_id, name);
-            self.flow.decide(Decision::RequestedSecret { name: name.to_owned() });
+            self.flow.decide(Decision::RequestedSecret { name: name.as_str().to_owned() });
         }
         self.flow.deadline = now.saturating_add(self.config.timeout_ms);
         self.next_outbox(now)
@@ -328,18 +328,11 @@ impl NewDevice {
         let events = body.pointer("/to_device/events").and_then(Value::as_array).cloned().unwrap_or_default();
         let received = !events.is_empty();
         for event in events {
-            let name = |s: &Self, content: &Value| {
-                content
-                    .get("request_id")
-                    .and_then(Value::as_str)
-                    .and_then(|id| s.outstanding.get(id))
-                    .map_or("?".to_owned(), |n| (*n).to_owned())
-            };
             match event.get("type").and_then(Value::as_str) {
                 Some("m.secret.send") => {
-                    let content = event.get("content").cloned().unwrap_or(Value::Null);
-                    let name = name(self, &content);
-                    self.flow.decide(Decision::IgnoredSecret { name, reason: "not Olm-encrypted".into() });
+                    let request_id = event.pointer("/content/request_id").and_then(Value::as_str);
+                    let name = request_id.and_then(|id| self.outstanding.get(id)).copied();
+                    self.ignore_secret(name, "not Olm-encrypted".into());
                 }
                 Some("m.room.encrypted") => self.on_encrypted(&event),
                 _ => {}
@@ -357,73 +350,87 @@ impl NewDevice {
         Step::Sleep { ms: self.flow.poll_ms }
     }
 
-    /// §6.2: the acceptance rules, in order; a failure drops the event.
-    fn on_encrypted(&mut self, event: &Value) {
-        let ignore = |me: &mut Self, name: String, reason: String| {
-            me.flow.decide(Decision::IgnoredSecret { name, reason });
-        };
-        let Some(olm) = self.olm.as_mut() else { return };
-        let content = event.get("content").cloned().unwrap_or(Value::Null);
-        let (payload, sender_key) = match olm.decrypt(&content) {
-            Ok(decrypted) => decrypted,
-            Err(e) => return ignore(self, "?".into(), format!("Olm decryption failed: {e}")),
-        };
-        let own_ed = olm.ed25519();
-        let user = self.session.as_ref().map(|s| s.user_id.clone()).unwrap_or_default();
-        let inner = payload.get("content").cloned().unwrap_or(Value::Null);
-        let request_id = inner.get("request_id").and_then(Value::as_str).unwrap_or("").to_owned();
-        let name = self.outstanding.get(&request_id).map_or("?".to_owned(), |n| (*n).to_owned());
-        let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_owned();
-        let sender = event.get("sender").and_then(Value::as_str).unwrap_or("");
-        // The device that owns sender_key, by the homeserver's keys.
-        let owner = self
-            .own_keys
-            .pointer(&format!("/device_keys/{}", user.replace('~', "~0").replace('/', "~1")))
-            .and_then(Value::as_object)
-            .and_then(|devices| {
-                devices.iter().find(|(id, keys)| text(keys, &format!("/keys/curve25519:{id}")) == sender_key)
-            })
-            .map(|(id, keys)| (id.clone(), text(keys, &format!("/keys/ed25519:{id}"))));
-        let reason = if text(&payload, "/sender") != sender {
-            Some("payload sender differs from the event sender")
-        } else if text(&payload, "/recipient") != user {
-            Some("payload recipient is not this user")
-        } else if text(&payload, "/recipient_keys/ed25519") != own_ed {
-            Some("payload recipient key is not this device's key")
-        } else if owner.as_ref().is_none_or(|(_, ed)| *ed != text(&payload, "/keys/ed25519")) {
-            Some("sender key does not belong to a known device with that Ed25519 key")
-        } else if text(&payload, "/type") != "m.secret.send"
-            || inner.get("secret").and_then(Value::as_str).is_none()
-        {
-            Some("not an m.secret.send with request_id and secret")
-        } else if sender != user {
-            Some("sender is another user")
-        } else if !self.outstanding.contains_key(&request_id) {
-            Some("no outstanding request with this request_id")
-        } else if owner.as_ref().map(|(id, _)| id) != self.verifying_device.as_ref() {
-            Some("sending device was not asked")
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            return ignore(self, name, reason.into());
-        }
-        let secret = text(&inner, "/secret");
-        if !self.value_matches(&name, &secret) {
-            return ignore(self, name, "value does not match the published public key".into());
-        }
-        self.outstanding.remove(&request_id);
-        self.secrets.insert(name.clone(), secret);
-        self.flow.decide(Decision::AcceptedSecret { name });
-        self.queue_cancellations(&request_id);
+    fn ignore_secret(&mut self, name: Option<SecretName>, reason: String) {
+        let name = name.map_or("?".to_owned(), |n| n.as_str().to_owned());
+        self.flow.decide(Decision::IgnoredSecret { name, reason });
     }
 
-    fn value_matches(&self, name: &str, secret: &str) -> bool {
-        let Ok(bytes) = protocol::base64::decode_array::<32>(secret) else { return false };
-        if name == "m.megolm_backup.v1" {
-            return self.backup_public.as_deref() == Some(backup_public_key(&bytes).as_str());
+    /// The ID and Ed25519 key of the own device whose Curve25519 key is `curve25519`,
+    /// by the homeserver's (validly self-signed) device keys.
+    fn own_device_with(&self, curve25519: &Curve25519PublicKey) -> Option<(String, Ed25519PublicKey)> {
+        let user = &self.session.as_ref()?.user_id;
+        let devices = self.own_keys.get("device_keys")?.get(user)?.as_object()?;
+        devices.keys().find_map(|id| match checks::visible_device(&self.own_keys, user, id) {
+            Ok(Some(keys)) if keys.curve25519 == *curve25519 => Some((keys.device_id, keys.ed25519)),
+            _ => None,
+        })
+    }
+
+    /// §6.2: the acceptance rules, in order; a failure drops the event.
+    fn on_encrypted(&mut self, event: &Value) {
+        let sender = event.get("sender").and_then(Value::as_str).unwrap_or("");
+        let content = event.get("content").cloned().unwrap_or(Value::Null);
+        let user = self.session.as_ref().map(|s| s.user_id.clone()).unwrap_or_default();
+        let Some(olm) = self.olm.as_mut() else { return };
+        // Rules 1 and 2 (sender, recipient, recipient_keys).
+        let decrypted = match olm.decrypt_to_device(sender, &content) {
+            Ok(decrypted) => decrypted,
+            Err(e) => return self.ignore_secret(None, e.to_string()),
+        };
+        let request_id = decrypted.content.get("request_id").and_then(Value::as_str);
+        let name = request_id.and_then(|id| self.outstanding.get(id)).copied();
+        // Rule 2: keys.ed25519 is the key of the device that owns sender_key.
+        let Some((device_id, ed25519)) = self.own_device_with(&decrypted.sender_key) else {
+            let reason = "sender key does not belong to a known device of this user";
+            return self.ignore_secret(name, reason.into());
+        };
+        if let Err(e) = check_sender_keys(&decrypted, &ed25519) {
+            return self.ignore_secret(name, e.to_string());
         }
-        self.trusted.get(name).is_some_and(|public| Ed25519Keypair::from_seed(&bytes).public_key() == *public)
+        // Rule 3.
+        if decrypted.event_type != "m.secret.send" {
+            return self.ignore_secret(name, format!("not an m.secret.send but {}", decrypted.event_type));
+        }
+        let send = match parse_secret_send(&decrypted.content) {
+            Ok(send) => send,
+            Err(e) => return self.ignore_secret(name, format!("not an m.secret.send: {e}")),
+        };
+        // Rule 4.
+        if decrypted.sender != user {
+            return self.ignore_secret(name, "sender is another user".into());
+        }
+        // Rule 5.
+        let Some(name) = self.outstanding.get(&send.request_id).copied() else {
+            return self.ignore_secret(None, "no outstanding request with this request_id".into());
+        };
+        // Rules 6 and 7: the only device asked is B, and it is verified (step 22).
+        if Some(&device_id) != self.verifying_device.as_ref() {
+            return self.ignore_secret(Some(name), "sending device was not asked".into());
+        }
+        // Rule 8.
+        if let Err(reason) = self.check_value(name, &send.secret) {
+            let reason = format!("value does not match the published public key: {reason}");
+            return self.ignore_secret(Some(name), reason);
+        }
+        // Rule 9.
+        self.outstanding.remove(&send.request_id);
+        self.secrets.insert(name.as_str().to_owned(), send.secret);
+        self.flow.decide(Decision::AcceptedSecret { name: name.as_str().to_owned() });
+        self.queue_cancellations(&send.request_id);
+    }
+
+    /// Rule 8: the secret derives the public key trusted for it.
+    fn check_value(&self, name: SecretName, secret: &str) -> Result<(), String> {
+        match name {
+            SecretName::MegolmBackupV1 => {
+                let public = self.backup_public.as_deref().ok_or("no backup version")?;
+                check_backup_secret(secret, public).map_err(|e| e.to_string())
+            }
+            cross_signing => {
+                let public = self.trusted.get(&cross_signing).ok_or("no trusted public key")?;
+                check_cross_signing_secret(secret, public).map_err(|e| e.to_string())
+            }
+        }
     }
 
     /// §6.2 rule 9: cancel the request at every other own device that could answer.
@@ -435,9 +442,7 @@ impl NewDevice {
             .and_then(Value::as_object)
             .map(|d| d.keys().cloned().collect())
             .unwrap_or_default();
-        let content = json!({
-            "action": "request_cancellation", "requesting_device_id": session.device_id, "request_id": request_id,
-        });
+        let content = cancellation_content(&session.device_id, request_id);
         let mut messages = serde_json::Map::new();
         for device in others {
             if device != session.device_id && Some(&device) != self.verifying_device.as_ref() {
@@ -547,6 +552,9 @@ impl NewDevice {
             State::LoggingIn => self.on_logged_in(result),
             State::Uploading => match json_object(result) {
                 Ok(_) => {
+                    if let Some(olm) = self.olm.as_mut() {
+                        olm.mark_published();
+                    }
                     let id = self.session.as_ref().map(|s| s.device_id.clone()).unwrap_or_default();
                     self.flow.decide(Decision::UploadedDeviceKeys { device_id: id });
                     self.send_success()
