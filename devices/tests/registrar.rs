@@ -2,10 +2,6 @@
 //! one test per server profile, one per invalid-key knob, and the extras (inhibited
 //! login, registration token). Every success is confirmed by a `/keys/query` the test
 //! makes itself and verifies with the protocol crate.
-//!
-//! The tests are ignored until the account and cross-signing endpoints of the mock
-//! homeserver are merged into main; `cargo test -p devices --test registrar -- --ignored`
-//! runs them.
 
 use std::time::Duration;
 
@@ -105,7 +101,6 @@ fn statuses(entries: &[&JournalEntry]) -> Vec<u16> {
 }
 
 #[tokio::test]
-#[ignore = "needs the mock homeserver's /register, /login, /keys/device_signing/upload and /keys/signatures/upload (hs-accounts, hs-xsign), not yet in main; run with --ignored"]
 async fn msc2912_keys_in_register_and_no_upload() {
     let server = start(Profile::msc2912()).await;
     let run = run(config(&server, "Alice")).await;
@@ -126,7 +121,6 @@ async fn msc2912_keys_in_register_and_no_upload() {
 }
 
 #[tokio::test]
-#[ignore = "needs the mock homeserver's /register, /login, /keys/device_signing/upload and /keys/signatures/upload (hs-accounts, hs-xsign), not yet in main; run with --ignored"]
 async fn msc2912_unstable_uses_the_unstable_name() {
     let server = start(Profile::msc2912_unstable()).await;
     let run = run(config(&server, "bob")).await;
@@ -145,7 +139,6 @@ async fn msc2912_unstable_uses_the_unstable_name() {
 }
 
 #[tokio::test]
-#[ignore = "needs the mock homeserver's /register, /login, /keys/device_signing/upload and /keys/signatures/upload (hs-accounts, hs-xsign), not yet in main; run with --ignored"]
 async fn stable_name_to_an_unstable_only_server_is_detected_and_repaired() {
     let server = start(Profile::msc2912_unstable()).await;
     let knobs = RegistrarKnobs::only(RegistrarKnob::StableFieldName);
@@ -159,7 +152,6 @@ async fn stable_name_to_an_unstable_only_server_is_detected_and_repaired() {
 }
 
 #[tokio::test]
-#[ignore = "needs the mock homeserver's /register, /login, /keys/device_signing/upload and /keys/signatures/upload (hs-accounts, hs-xsign), not yet in main; run with --ignored"]
 async fn default_profile_ignores_the_field_and_the_registrar_reuploads_without_uia() {
     let server = start(Profile::default_profile()).await;
     let run = run(config(&server, "dave")).await;
@@ -173,7 +165,6 @@ async fn default_profile_ignores_the_field_and_the_registrar_reuploads_without_u
 }
 
 #[tokio::test]
-#[ignore = "needs the mock homeserver's /register, /login, /keys/device_signing/upload and /keys/signatures/upload (hs-accounts, hs-xsign), not yet in main; run with --ignored"]
 async fn legacy_profile_reupload_needs_password_uia() {
     let server = start(Profile::legacy()).await;
     let run = run(config(&server, "erin")).await;
@@ -192,7 +183,6 @@ async fn legacy_profile_reupload_needs_password_uia() {
 }
 
 #[tokio::test]
-#[ignore = "needs the mock homeserver's /register, /login, /keys/device_signing/upload and /keys/signatures/upload (hs-accounts, hs-xsign), not yet in main; run with --ignored"]
 async fn advertised_but_dropped_keys_are_detected_and_repaired() {
     let profile = Profile::msc2912().with_overrides(&json!({"msc2912": "ignored"})).unwrap();
     let server = start(profile).await;
@@ -206,7 +196,6 @@ async fn advertised_but_dropped_keys_are_detected_and_repaired() {
 }
 
 #[tokio::test]
-#[ignore = "needs the mock homeserver's /register, /login, /keys/device_signing/upload and /keys/signatures/upload (hs-accounts, hs-xsign), not yet in main; run with --ignored"]
 async fn inhibit_login_logs_in_with_the_password() {
     let server = start(Profile::msc2912()).await;
     let run = run(RegistrarConfig { inhibit_login: true, ..config(&server, "grace") }).await;
@@ -219,7 +208,6 @@ async fn inhibit_login_logs_in_with_the_password() {
 }
 
 #[tokio::test]
-#[ignore = "needs the mock homeserver's /register, /login, /keys/device_signing/upload and /keys/signatures/upload (hs-accounts, hs-xsign), not yet in main; run with --ignored"]
 async fn registration_token_stage() {
     let profile = Profile::msc2912().with_overrides(&json!({"registration_token": "letmein"})).unwrap();
     let server = start(profile).await;
@@ -247,7 +235,6 @@ async fn register_bare(server: &MockHomeserver, username: &str) -> (String, Stri
 }
 
 #[tokio::test]
-#[ignore = "needs the mock homeserver's /register, /login, /keys/device_signing/upload and /keys/signatures/upload (hs-accounts, hs-xsign), not yet in main; run with --ignored"]
 async fn invalid_key_sets_fail_register_like_the_upload_and_leave_the_username_free() {
     let server = start(Profile::msc2912()).await;
     for (i, knob) in RegistrarKnob::INVALIDATING.into_iter().enumerate() {

@@ -63,7 +63,6 @@ pub(crate) struct RendezvousSession {
     pub data: Vec<u8>,
     pub content_type: String,
     pub etag: String,
-    pub created_at_ms: u64,
     pub last_modified_ms: u64,
     pub expires_at_ms: u64,
     /// Number of writes, for unique ETags.
@@ -98,9 +97,6 @@ pub(crate) struct State {
     pub journal: Vec<JournalEntry>,
     /// Set by a handler when a long-polling `/sync` may have something new.
     pub wake: bool,
-    /// Usernames reserved by a registration in progress are not tracked; accounts are
-    /// created only when UIA completes.
-    pub next_device_number: u64,
 }
 
 impl State {
@@ -119,7 +115,6 @@ impl State {
             faults: Vec::new(),
             journal: Vec::new(),
             wake: false,
-            next_device_number: 0,
         }
     }
 

@@ -70,7 +70,6 @@ fn create(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
         data: Vec::new(),
         content_type: String::new(),
         etag: String::new(),
-        created_at_ms: ctx.now_ms,
         last_modified_ms: ctx.now_ms,
         expires_at_ms: ctx.now_ms.saturating_add(profile.ttl_ms),
         writes: 0,

@@ -74,7 +74,10 @@ pub(crate) fn authenticate(
     }
 
     let Some(auth) = auth else {
-        return Err(challenge(ctx, &session_id, None));
+        // Synapse's first challenge carries no `completed`; later rounds do.
+        let mut first = challenge(ctx, &session_id, None);
+        first.extra.remove("completed");
+        return Err(first);
     };
     let Some(stage) = auth.get("type").and_then(Value::as_str).map(str::to_owned) else {
         // `{"session": ...}` alone: a fallback completion or a status query.
@@ -85,7 +88,7 @@ pub(crate) fn authenticate(
     let allowed = session
         .flows
         .iter()
-        .any(|flow| flow.iter().any(|s| *s == stage) && session.completed.iter().all(|c| flow.contains(c)));
+        .any(|flow| flow.contains(&stage) && session.completed.iter().all(|c| flow.contains(c)));
     if !allowed || session.completed.contains(&stage) {
         let error = MatrixError::new(401, "M_FORBIDDEN", format!("Stage `{stage}` is not expected now"));
         return Err(challenge(ctx, &session_id, Some(error)));
@@ -110,11 +113,22 @@ fn check_stage(
     match stage {
         "m.login.dummy" => Ok(()),
         "m.login.registration_token" => {
-            let given = auth.get("token").and_then(Value::as_str);
-            match (&ctx.state.profile.registration_token, given) {
-                (Some(expected), Some(given)) if expected == given => Ok(()),
-                (_, None) => Err(MatrixError::missing_param("Missing registration token")),
-                _ => Err(MatrixError::new(401, "M_FORBIDDEN", "Invalid registration token")),
+            // Synapse raises these as `LoginError`s, so they come back inside the 401
+            // challenge body rather than as plain 400s.
+            let given = match auth.get("token") {
+                None => return Err(MatrixError::new(401, "M_MISSING_PARAM", "Missing registration token")),
+                Some(Value::String(token)) => token,
+                Some(_) => {
+                    return Err(MatrixError::new(
+                        401,
+                        "M_INVALID_PARAM",
+                        "Registration token must be a string",
+                    ));
+                }
+            };
+            match &ctx.state.profile.registration_token {
+                Some(expected) if expected == given => Ok(()),
+                _ => Err(MatrixError::new(401, "M_UNAUTHORIZED", "Invalid registration token")),
             }
         }
         "m.login.password" => {
@@ -179,7 +193,35 @@ fn challenge(ctx: &Ctx<'_>, session_id: &str, error: Option<MatrixError>) -> Mat
     challenge
 }
 
-/// Whether a UIA session exists and which parameters it holds (for `/register`).
-pub(crate) fn session_params(ctx: &Ctx<'_>, session_id: &str) -> Option<Map<String, Value>> {
-    ctx.state.uia_sessions.get(session_id).map(|s| s.params.clone())
+/// The parameters stored with the session that `body.auth.session` names, checked as
+/// [`authenticate`] checks it (unknown session, changed operation, malformed `auth`),
+/// without changing anything. `Ok(None)` when the body names no session.
+///
+/// `/register` uses it to learn a username sent in an earlier round before it runs
+/// its own checks, which must leave the session untouched.
+pub(crate) fn named_session(
+    ctx: &Ctx<'_>,
+    body: &Map<String, Value>,
+) -> Result<Option<Map<String, Value>>, MatrixError> {
+    let auth = match body.get("auth") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(auth)) => auth,
+        Some(_) => return Err(MatrixError::bad_json("`auth` must be an object")),
+    };
+    let id = match auth.get("session") {
+        None => return Ok(None),
+        Some(Value::String(id)) => id,
+        Some(_) => return Err(MatrixError::bad_json("`auth.session` must be a string")),
+    };
+    let session = ctx
+        .state
+        .uia_sessions
+        .get(id)
+        .ok_or_else(|| MatrixError::new(400, "M_UNKNOWN", format!("Unknown session ID: {id}")))?;
+    if session.operation != format!("{} {}", ctx.req.method, ctx.req.path) {
+        return Err(MatrixError::forbidden(
+            "Requested operation has changed during the UI authentication session.",
+        ));
+    }
+    Ok(Some(session.params.clone()))
 }
