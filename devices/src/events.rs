@@ -94,6 +94,14 @@ pub enum Decision {
         /// The device.
         device_id: String,
     },
+    /// Step 18b failed: the homeserver did not accept the cross-signature upload
+    /// (A's device stays locally verified; the flow goes on with step 19).
+    CrossSigningRejected {
+        /// The device.
+        device_id: String,
+        /// The homeserver's answer (its `failures` entry, or the error).
+        detail: String,
+    },
     /// Step 23: a secret was requested.
     RequestedSecret {
         /// Secret name.

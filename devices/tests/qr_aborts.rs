@@ -250,3 +250,85 @@ async fn secrets_with_wrong_values_are_ignored() {
     )));
     assert!(!has_decision(&run.a, |d| matches!(d, Decision::AcceptedSecret { .. })));
 }
+
+/// The knob writes every channel message twice in a row; each write carries the ETag
+/// of the one before, so nothing is lost or rejected, the second copy replaces the
+/// first in the single slot, and B reads each message once: the flow still completes.
+#[tokio::test]
+async fn messages_sent_twice_are_written_twice_and_the_flow_survives() {
+    let env = Env::default().await;
+    let mut a = env.a_config();
+    a.knobs.send_messages_twice = true;
+    let run = run(&env, a, env.b_config(), true).await;
+    assert_eq!(run.outcome_a(), Some(Outcome::Verified), "A: {:#?}", run.a);
+    assert_eq!(run.outcome_b(), Some(Outcome::Verified), "B: {:#?}", run.b);
+    let sent = |events: &[devices::DeviceEvent]| -> Vec<serde_json::Value> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                devices::DeviceEvent::ChannelSent { message, .. } => Some(message.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let received = |events: &[devices::DeviceEvent]| {
+        events.iter().filter(|e| matches!(e, devices::DeviceEvent::ChannelReceived { .. })).count()
+    };
+    let (a_sent, b_sent) = (sent(&run.a), sent(&run.b));
+    // A's writes come in identical pairs (M4 twice, M7 twice).
+    assert_eq!(a_sent.len(), 4, "{a_sent:#?}");
+    assert!(a_sent.chunks(2).all(|pair| pair[0] == pair[1]), "{a_sent:#?}");
+    assert_eq!(received(&run.b), a_sent.len() / 2, "B read each message once");
+    // Every rendezvous write was accepted: C3, B's messages, A's messages twice.
+    let puts: Vec<_> = env
+        .server
+        .journal()
+        .into_iter()
+        .filter(|e| e.method == "PUT" && e.path.contains("rendezvous"))
+        .collect();
+    assert_eq!(puts.len(), 1 + b_sent.len() + a_sent.len());
+    assert!(puts.iter().all(|e| e.status == 202), "{:?}", puts.iter().map(|e| e.status).collect::<Vec<_>>());
+}
+
+/// Step 18b with a key that is not the self-signing key: the homeserver rejects the
+/// signature, B reports the rejection (and never claims to have cross-signed), A's
+/// device carries no signature by that key, and nothing else changes: A's trust in B
+/// rests on steps 20-22, not on B's cross-signature.
+#[tokio::test]
+async fn cross_signature_by_a_wrong_key_is_rejected_and_never_claimed() {
+    let env = Env::default().await;
+    let mut b = env.b_config();
+    b.knobs.sign_with_wrong_key = true;
+    let run = run(&env, env.a_config(), b, true).await;
+    let user = env.user_id();
+    assert!(!has_decision(&run.b, |d| matches!(d, Decision::CrossSigned { .. })));
+    assert!(
+        has_decision(&run.b, |d| matches!(
+            d,
+            Decision::CrossSigningRejected { device_id, detail }
+                if device_id == A && detail.contains("M_INVALID_SIGNATURE")
+        )),
+        "{:#?}",
+        run.b
+    );
+    // The upload named A's device and a signing key that is not the published one.
+    let ssk = env.server.core().cross_signing_key(&user, "self_signing").expect("B's self-signing key");
+    let (_, ssk_public) = protocol::cross_signing::public_key(&ssk).unwrap();
+    let ssk_id = format!("ed25519:{}", ssk_public.to_base64());
+    let uploads = env.requests_by(B, "POST", "/keys/signatures/upload");
+    let for_a: Vec<_> = uploads
+        .iter()
+        .filter_map(|e| e.request.json().and_then(|b| b.get(&user)).and_then(|u| u.get(A)).cloned())
+        .collect();
+    assert_eq!(for_a.len(), 1);
+    let signers: Vec<String> = for_a[0]["signatures"][&user].as_object().unwrap().keys().cloned().collect();
+    assert!(signers.iter().any(|k| k != &format!("ed25519:{A}")) && !signers.contains(&ssk_id));
+    // The homeserver stored nothing but A's self-signature.
+    let stored = env.server.core().device_keys(&user, A).expect("A's keys");
+    let stored_signers: Vec<&String> = stored["signatures"][&user].as_object().unwrap().keys().collect();
+    assert_eq!(stored_signers, [&format!("ed25519:{A}")]);
+    // 18a still holds on B, and A's checks do not depend on 18b.
+    assert!(has_decision(&run.b, |d| matches!(d, Decision::MarkedVerified { device_id } if device_id == A)));
+    assert_eq!(run.outcome_a(), Some(Outcome::Verified), "A: {:#?}", run.a);
+    assert_eq!(run.outcome_b(), Some(Outcome::Verified), "B: {:#?}", run.b);
+}

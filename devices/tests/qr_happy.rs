@@ -25,7 +25,7 @@ fn assert_secrets_match_homeserver(env: &Env, run: &Run, expect: &[&str]) {
                 .and_then(|e| e.response.json().cloned())
                 .expect("A read the backup version");
             let public = backup.pointer("/auth_data/public_key").and_then(Value::as_str).unwrap();
-            assert_eq!(devices::qr_login::bootstrap::backup_public_key(&bytes), public);
+            assert_eq!(devices::olm::secrets::BackupKey::from_bytes(bytes).public_key_b64(), public);
         } else {
             let usage = KeyUsage::ALL.into_iter().find(|u| u.secret_name() == *name).unwrap();
             let published =

@@ -3,16 +3,15 @@
 //! signatures that tie them to the device, and a key backup version.
 
 use protocol::cross_signing::{CrossSigningKeys, KeyUsage};
-use protocol::key_id::KeyId;
-use rand::RngCore;
 use rand_chacha::ChaCha20Rng;
 use serde_json::{json, Value};
 
-use super::olm_device::OlmDevice;
-use super::{ExistingDeviceConfig, Session, BACKUP_ALGORITHM};
+use super::{ExistingDeviceConfig, Session};
 use crate::api::{json_object, str_field, ApiError};
 use crate::events::Abort;
 use crate::io::{HttpRequest, HttpResult};
+use crate::olm::secrets::BackupKey;
+use crate::olm::DeviceCrypto;
 
 /// How many one-time keys a device uploads.
 pub const ONE_TIME_KEYS: usize = 20;
@@ -23,11 +22,11 @@ pub struct Bootstrapped {
     /// The session.
     pub session: Session,
     /// The Olm identity (when E2EE is set up).
-    pub olm: Option<OlmDevice>,
+    pub olm: Option<DeviceCrypto>,
     /// The cross-signing keys (when set up).
     pub cross_signing: Option<CrossSigningKeys>,
     /// The backup private key (when set up).
-    pub backup_key: Option<[u8; 32]>,
+    pub backup_key: Option<BackupKey>,
 }
 
 /// What the bootstrap wants next.
@@ -56,9 +55,9 @@ pub struct Bootstrap {
     config: ExistingDeviceConfig,
     stage: Stage,
     session: Option<Session>,
-    olm: Option<OlmDevice>,
+    olm: Option<DeviceCrypto>,
     cross_signing: Option<CrossSigningKeys>,
-    backup_key: Option<[u8; 32]>,
+    backup_key: Option<BackupKey>,
 }
 
 /// The `auth` object of an `m.login.password` UIA stage.
@@ -72,12 +71,6 @@ pub fn password_auth(username: &str, password: &str, session: Option<String>) ->
         auth["session"] = Value::String(session);
     }
     auth
-}
-
-/// The Curve25519 public key of a backup private key (b64).
-pub fn backup_public_key(private: &[u8; 32]) -> String {
-    let secret = x25519_dalek::StaticSecret::from(*private);
-    protocol::base64::encode(x25519_dalek::PublicKey::from(&secret).as_bytes())
 }
 
 impl Bootstrap {
@@ -150,14 +143,18 @@ impl Bootstrap {
                     return Ok(None);
                 }
                 let session = self.session()?.clone();
-                let mut olm = OlmDevice::new(&session.user_id, &session.device_id);
-                let body = json!({"device_keys": olm.device_keys(), "one_time_keys": olm.one_time_keys(ONE_TIME_KEYS)});
+                let mut olm = DeviceCrypto::new(&session.user_id, &session.device_id);
+                let one_time_keys = olm.one_time_keys_json(ONE_TIME_KEYS);
+                let body = json!({"device_keys": olm.device_keys_json(), "one_time_keys": one_time_keys});
                 self.olm = Some(olm);
                 self.stage = Stage::UploadKeys;
                 Ok(Some(session.send("POST", "/_matrix/client/v3/keys/upload", &body)))
             }
             Stage::UploadKeys => {
                 json_object(result).map_err(|e| e.into_abort("POST /keys/upload"))?;
+                if let Some(olm) = self.olm.as_mut() {
+                    olm.mark_published();
+                }
                 if self.config.setup.cross_signing {
                     self.cross_signing = Some(CrossSigningKeys::generate(rng));
                     self.stage = Stage::DeviceSigning { with_auth: false };
@@ -210,11 +207,14 @@ impl Bootstrap {
         let missing = || Abort::Homeserver { request: "signatures".into(), detail: "no keys".into() };
         let keys = self.cross_signing.as_ref().ok_or_else(missing)?;
         let olm = self.olm.as_ref().ok_or_else(missing)?;
-        let mut device = olm.device_keys();
-        keys.sign_device(&session.user_id, &mut device)
-            .map_err(|e| Abort::Homeserver { request: "signatures".into(), detail: e.to_string() })?;
+        let unsignable = |e: protocol::signing::SignJsonError| Abort::Homeserver {
+            request: "signatures".into(),
+            detail: e.to_string(),
+        };
+        let mut device = olm.device_keys_json();
+        keys.sign_device(&session.user_id, &mut device).map_err(unsignable)?;
         let mut master = keys.key_json(&session.user_id, KeyUsage::Master);
-        olm.sign(&mut master);
+        olm.sign_json(&mut master).map_err(unsignable)?;
         let body = json!({&session.user_id: {
             &session.device_id: device,
             keys.public_key(KeyUsage::Master).to_base64(): master,
@@ -226,20 +226,13 @@ impl Bootstrap {
         if !self.config.setup.backup {
             return Ok(None);
         }
-        let mut private = [0u8; 32];
-        rng.fill_bytes(&mut private);
-        self.backup_key = Some(private);
+        let backup_key = BackupKey::generate(rng);
         let session = self.session()?;
-        let mut auth_data = json!({"public_key": backup_public_key(&private)});
-        if let Some(keys) = &self.cross_signing {
-            let id = KeyId::ed25519_cross_signing(&keys.public_key(KeyUsage::Master));
-            let _ = protocol::signing::sign_json(&mut auth_data, &session.user_id, &id, &keys.master);
-        }
-        if let Some(olm) = &self.olm {
-            olm.sign(&mut auth_data);
-        }
-        let body = json!({"algorithm": BACKUP_ALGORITHM, "auth_data": auth_data});
+        let master = self.cross_signing.as_ref().map(|keys| &keys.master);
+        let auth_data = backup_key.auth_data(&session.user_id, master, self.olm.as_ref());
+        let body = BackupKey::version_body(auth_data);
         let request = session.send("POST", "/_matrix/client/v3/room_keys/version", &body);
+        self.backup_key = Some(backup_key);
         self.stage = Stage::Backup;
         Ok(Some(request))
     }

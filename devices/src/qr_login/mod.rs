@@ -12,7 +12,6 @@ pub mod config;
 pub mod existing_device;
 pub mod link;
 pub mod new_device;
-pub mod olm_device;
 
 use std::collections::VecDeque;
 
@@ -40,8 +39,7 @@ pub const SECRET_NAMES: [&str; 4] = [
     "m.megolm_backup.v1",
 ];
 
-/// The backup algorithm of `m.megolm_backup.v1`.
-pub const BACKUP_ALGORITHM: &str = "m.megolm_backup.v1.curve25519-aes-sha2";
+pub use crate::olm::secrets::BACKUP_ALGORITHM;
 
 /// An authenticated session on a homeserver: builds Client-Server requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +115,8 @@ pub(crate) struct Flow {
     pub poll_ms: u64,
     pub deadline: u64,
     pub send_twice: bool,
-    repeat: Option<HttpRequest>,
+    /// The message still to be written a second time (knob `send-messages-twice`).
+    repeat: Option<Value>,
     tail: Option<(VecDeque<HttpRequest>, Outcome)>,
     pub done: bool,
     pub sleep_then_poll: bool,
@@ -157,10 +156,10 @@ impl Flow {
         let value = message.to_json(self.dialect);
         let link = self.link.as_mut().ok_or_else(|| Abort::Channel { reason: "no channel".into() })?;
         let request = link.send_request(&value, &mut self.rng)?;
-        self.events.push(DeviceEvent::ChannelSent { message: value, encrypted: true });
         if self.send_twice {
-            self.repeat = Some(link.send_request(&message.to_json(self.dialect), &mut self.rng)?);
+            self.repeat = Some(value.clone());
         }
+        self.events.push(DeviceEvent::ChannelSent { message: value, encrypted: true });
         Ok(request)
     }
 
@@ -174,10 +173,25 @@ impl Flow {
 
     /// Reads the answer to a channel write. `Some(step)`: perform it first (the
     /// repeat of the knob `send-messages-twice`, or the end on failure).
+    ///
+    /// The repeat is encrypted only now, after the first write's answer, so that it
+    /// carries that write's ETag in `If-Match`: the knob writes the same message twice
+    /// in a row and nothing else (built earlier, the repeat would carry a stale
+    /// `If-Match` and fail with 412 against the device's own first write).
     pub fn after_send(&mut self, result: HttpResult) -> Option<Step> {
         let outcome = self.link.as_mut().map(|l| l.on_sent(result));
         match outcome {
-            Some(Ok(())) => self.repeat.take().map(Step::Http),
+            Some(Ok(())) => {
+                let value = self.repeat.take()?;
+                let link = self.link.as_mut()?;
+                match link.send_request(&value, &mut self.rng) {
+                    Ok(request) => {
+                        self.events.push(DeviceEvent::ChannelSent { message: value, encrypted: true });
+                        Some(Step::Http(request))
+                    }
+                    Err(reason) => Some(self.fail(reason)),
+                }
+            }
             Some(Err(reason)) => Some(self.fail(reason)),
             None => Some(self.fail(Abort::Channel { reason: "no channel".into() })),
         }
@@ -189,25 +203,33 @@ impl Flow {
     }
 
     /// Ends after a failed security check: the dialect's security-error message,
-    /// `DELETE` of the rendezvous, outcome `SecurityError`.
+    /// outcome `SecurityError` (§1.6).
     pub fn security_abort(&mut self, reason: Abort) -> Step {
         self.decide(Decision::Aborted { reason: reason.clone() });
         let outcome = Outcome::SecurityError { reason };
-        self.end_with(Some(Message::SecurityError), true, outcome)
+        self.end_with(Some(Message::SecurityError), outcome)
     }
 
-    /// Ends with an optional last message and an optional `DELETE`.
-    pub fn end_with(&mut self, message: Option<Message>, delete: bool, outcome: Outcome) -> Step {
+    /// Ends with a last message, or else with a `DELETE` of the rendezvous.
+    ///
+    /// Never both: the rendezvous holds one payload (§1.7), so a `DELETE` right after
+    /// the last message would destroy it before the peer reads it, and the peer would
+    /// end `Expired` instead of with the ending the message names. The last message
+    /// stays in the slot; the peer deletes the rendezvous once it has read it
+    /// ([`Flow::terminal`]), and otherwise the rendezvous expires.
+    pub fn end_with(&mut self, message: Option<Message>, outcome: Outcome) -> Step {
         self.send_twice = false;
         let mut queue = VecDeque::new();
-        if let Some(message) = message {
-            if let Ok(request) = self.send(&message) {
-                queue.push_back(request);
+        match message {
+            Some(message) => {
+                if let Ok(request) = self.send(&message) {
+                    queue.push_back(request);
+                }
             }
-        }
-        if delete {
-            if let Some(request) = self.link.as_ref().and_then(Link::delete_request) {
-                queue.push_back(request);
+            None => {
+                if let Some(request) = self.link.as_ref().and_then(Link::delete_request) {
+                    queue.push_back(request);
+                }
             }
         }
         self.tail = Some((queue, outcome));
@@ -265,7 +287,8 @@ impl Flow {
         }
     }
 
-    /// The endings every wait shares: a received terminal message ends the role.
+    /// The endings every wait shares: a received terminal message ends the role, and
+    /// as the last reader of the rendezvous it deletes it.
     pub fn terminal(&mut self, message: &Message) -> Option<Step> {
         let outcome = match message {
             Message::SecurityError => Outcome::SecurityError { reason: Abort::PeerSecurityError },
@@ -275,7 +298,7 @@ impl Flow {
             Message::IncompatibleIntent { .. } => Outcome::IncompatibleIntent,
             _ => return None,
         };
-        Some(self.finish(outcome))
+        Some(self.end_with(None, outcome))
     }
 
     /// Ends on a message the state does not allow.

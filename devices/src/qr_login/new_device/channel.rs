@@ -1,0 +1,163 @@
+//! A's rendezvous phase (protocol.md §1.1 C1–C4, M1, M3/M4, §1.7 step 3): the QR
+//! code A shows or scans, the secure channel, the intent check and the protocol
+//! choice, and the reading of every later channel message.
+
+use protocol::qr_login::{
+    is_login_token_protocol, Dialect, Intent, Message, NameStrictness, QrCode, PROTOCOL_LOGIN_TOKEN,
+};
+
+use super::{NewDevice, State};
+use crate::events::{Abort, Decision, DeviceEvent, Outcome};
+use crate::io::{HttpResult, Step};
+use crate::qr_login::link::Link;
+use crate::qr_login::Polling;
+
+impl NewDevice {
+    /// A as generator: C1, the create request.
+    pub(super) fn create(&mut self) -> Step {
+        let link = Link::generator(&mut self.flow.rng);
+        let link = self.adjust_link(link);
+        let request = link.create_request(&self.config.homeserver);
+        self.flow.link = Some(link);
+        self.state = State::Creating;
+        Step::Http(request)
+    }
+
+    /// C1 answered: show the QR code and wait for the scanner's key.
+    pub(super) fn on_created(&mut self, now: u64, result: HttpResult) -> Step {
+        let homeserver = self.config.homeserver.clone();
+        let created = match self.flow.link.as_mut() {
+            Some(link) => link.on_created(&homeserver, result),
+            None => Err(Abort::RendezvousGone),
+        };
+        if let Err(reason) = created {
+            return self.flow.fail(reason);
+        }
+        let intent =
+            self.config.knobs.qr_intent.as_deref().and_then(Intent::from_wire).unwrap_or(Intent::LoginStart);
+        if let Some(mut qr) = self.flow.link.as_ref().map(|l| l.qr_code(intent)) {
+            if self.flow.dialect == Dialect::V2 {
+                qr = qr.with_v2_flow();
+            }
+            self.flow.events.push(DeviceEvent::ShowsQrCode { payload: qr.to_json_string() });
+        }
+        self.wait_channel(now, State::AwaitKey, "the scanner's key")
+    }
+
+    /// A as scanner: join the rendezvous of the scanned code and write the key (C3).
+    pub(super) fn scan(&mut self, text: &str) -> Step {
+        match QrCode::parse(text, NameStrictness::AcceptStable) {
+            Ok(qr) => {
+                self.flow.dialect = qr.dialect();
+                let link = Link::scanner(&qr, &mut self.flow.rng);
+                let link = self.adjust_link(link);
+                let request = link.key_request();
+                self.flow.link = Some(link);
+                self.qr = Some(qr);
+                self.state = State::PuttingKey;
+                match request {
+                    Some(request) => Step::Http(request),
+                    None => self.flow.fail(Abort::RendezvousGone),
+                }
+            }
+            Err(e) => self.flow.fail(Abort::MalformedMessage { reason: format!("QR code: {e}") }),
+        }
+    }
+
+    /// C3 answered: the channel is up; wait for B's offer.
+    pub(super) fn on_key_sent(&mut self, now: u64, result: HttpResult) -> Step {
+        let sent = match self.flow.link.as_mut() {
+            Some(link) => link.on_key_sent(result),
+            None => Err(Abort::RendezvousGone),
+        };
+        if let Err(reason) = sent {
+            return self.flow.fail(reason);
+        }
+        self.show_check_code();
+        self.wait_channel(now, State::AwaitOffer { first: true }, "the existing device's offer")
+    }
+
+    pub(super) fn adjust_link(&self, link: Link) -> Link {
+        let mut link = if self.config.knobs.android { link.with_android_ivs() } else { link };
+        if self.config.knobs.tamper_envelope {
+            link.tamper_next_message();
+        }
+        link
+    }
+
+    pub(super) fn show_check_code(&mut self) {
+        if let Some(code) = self.flow.link.as_ref().and_then(|l| l.check_code()) {
+            self.flow.events.push(DeviceEvent::ShowsCheckCode { code });
+        }
+    }
+
+    pub(super) fn wait_channel(&mut self, now: u64, state: State, what: &str) -> Step {
+        self.state = state;
+        self.flow.deadline = now.saturating_add(self.config.timeout_ms);
+        self.flow.poll(now, what)
+    }
+
+    pub(super) fn send(&mut self, state: State, message: &Message) -> Step {
+        self.state = state;
+        self.flow.send_step(message)
+    }
+
+    pub(super) fn on_offer(&mut self, first: bool, message: &Message) -> Step {
+        if first && !self.config.shows_code {
+            // A as scanner checks the intent once the channel is up (Element Android).
+            let compatible =
+                self.qr.as_ref().is_some_and(|q| q.intent.is_compatible_with(Intent::LoginStart));
+            self.flow.decide(Decision::CheckedIntents { compatible });
+            if !compatible {
+                let m1 = Message::IncompatibleIntent { intent: Intent::LoginStart };
+                return self.flow.end_with(Some(m1), Outcome::IncompatibleIntent);
+            }
+        }
+        if let Some(step) = self.flow.terminal(message) {
+            return step;
+        }
+        let Message::Protocols { protocols } = message else {
+            return self.flow.unexpected("protocols", message);
+        };
+        if self.config.knobs.cancel {
+            return self.flow.end_with(Some(Message::Cancelled), Outcome::Cancelled);
+        }
+        if !protocols.iter().any(|p| is_login_token_protocol(p)) {
+            return self.flow.end_with(Some(Message::Unsupported), Outcome::Unsupported);
+        }
+        self.send(State::SendingProtocol, &Message::Protocol { protocol: PROTOCOL_LOGIN_TOKEN.to_owned() })
+    }
+
+    pub(super) fn on_channel(&mut self, now: u64, result: HttpResult) -> Step {
+        let message = match self.flow.on_poll(result) {
+            Polling::Step(step) => return step,
+            Polling::Key => {
+                self.show_check_code();
+                return self.send(State::SendingStep3, &Message::Progress);
+            }
+            Polling::Message(message) => message,
+        };
+        match self.state.clone() {
+            State::AwaitOffer { first } => self.on_offer(first, &message),
+            State::AwaitApproved => match &message {
+                Message::Approved { login_token, homeserver } => self.login(login_token, homeserver),
+                other => match self.flow.terminal(other) {
+                    Some(step) => step,
+                    None => self.flow.unexpected("approved", other),
+                },
+            },
+            State::AwaitVerified => match &message {
+                Message::Verified { verifying_device_id, verifying_device_key, master_key } => {
+                    let (id, key, mk) =
+                        (verifying_device_id.clone(), verifying_device_key.clone(), master_key.clone());
+                    self.on_verified(now, &id, &key, mk.as_deref())
+                }
+                other => match self.flow.terminal(other) {
+                    Some(step) => step,
+                    None => self.flow.unexpected("verified", other),
+                },
+            },
+            _ => self.flow.unexpected("nothing", &message),
+        }
+    }
+}
