@@ -19,12 +19,19 @@ pub struct Placeholders {
 }
 
 impl Placeholders {
-    /// Adds a replacement (longer values are replaced first).
+    /// Adds a replacement (longer values are replaced first). A value already known
+    /// keeps its placeholder; a second value for a taken placeholder gets a `'`
+    /// (`<A.ed25519'>`: e.g. a key a fault served instead of the real one).
     pub fn add(&mut self, value: &str, placeholder: &str) {
-        if value.len() >= 8 && !self.pairs.iter().any(|(v, _)| v == value) {
-            self.pairs.push((value.to_owned(), placeholder.to_owned()));
-            self.pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        if value.len() < 8 || self.pairs.iter().any(|(v, _)| v == value) {
+            return;
         }
+        let mut name = placeholder.to_owned();
+        while self.pairs.iter().any(|(_, p)| *p == name) {
+            name = format!("{}'>", name.trim_end_matches('>'));
+        }
+        self.pairs.push((value.to_owned(), name));
+        self.pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
     }
 
     /// Replaces every learned value inside a string.
@@ -39,8 +46,19 @@ impl Placeholders {
     }
 
     /// Learns the random values of one transcript entry.
-    fn learn(&mut self, entry: &Entry) {
-        let Entry::Http { actor, path, request, .. } = entry else { return };
+    fn learn(&mut self, entry: &Entry, names: &dyn DeviceNames) {
+        if let Entry::Channel { from, message, .. } = entry {
+            for field in ["device_key", "verifying_device_key"] {
+                if let Some(key) = message.get(field).and_then(Value::as_str) {
+                    self.add(key, &format!("<{from}.ed25519>"));
+                }
+            }
+            return;
+        }
+        let Entry::Http { actor, path, request, response, .. } = entry else { return };
+        if path.ends_with("/keys/query") {
+            self.learn_served_keys(response, names);
+        }
         let Some(body) = request.json() else { return };
         if path.ends_with("/keys/upload") {
             if let Some(keys) = body.pointer("/device_keys/keys").and_then(Value::as_object) {
@@ -58,6 +76,30 @@ impl Placeholders {
                         if let Some(key) = value.get("key").and_then(Value::as_str) {
                             self.add(key, &format!("<{actor}.otk.{id}>"));
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Placeholders {
+    /// Learns the device keys a `/keys/query` answer serves for the roles' devices.
+    fn learn_served_keys(&mut self, response: &JournalBody, names: &dyn DeviceNames) {
+        let Some(users) = response.json().and_then(|b| b.get("device_keys")).and_then(Value::as_object)
+        else {
+            return;
+        };
+        for devices in users.values().filter_map(Value::as_object) {
+            for (device_id, device) in devices {
+                let role = names.name_of(device_id);
+                if role == *device_id {
+                    continue;
+                }
+                for (key_id, value) in device.get("keys").and_then(Value::as_object).into_iter().flatten() {
+                    let algorithm = key_id.split(':').next().unwrap_or("key");
+                    if let Some(value) = value.as_str() {
+                        self.add(value, &format!("<{role}.{algorithm}>"));
                     }
                 }
             }
@@ -123,7 +165,7 @@ pub fn snapshot(transcript: &[TranscriptEntry], names: &dyn DeviceNames, base_ur
     let mut placeholders = Placeholders::default();
     placeholders.add(base_url, "<hs>");
     for entry in transcript {
-        placeholders.learn(&entry.entry);
+        placeholders.learn(&entry.entry, names);
     }
     let mut out = String::new();
     for entry in transcript {

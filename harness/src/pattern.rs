@@ -28,6 +28,7 @@ const DECISIONS: &[&str] = &[
     "trusted master key",
     "marked {role} verified",
     "cross-signed {role}",
+    "cross-signature of {role} rejected: {any}",
     "requested secret {any}",
     "shared secret {any} with {role}",
     "refused secret request {any}",

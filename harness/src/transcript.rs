@@ -186,6 +186,9 @@ pub fn decision_line(decision: &Decision, names: &dyn DeviceNames) -> String {
         Decision::TrustedMasterKey { .. } => "trusted master key".to_owned(),
         Decision::MarkedVerified { device_id } => format!("marked {} verified", names.name_of(device_id)),
         Decision::CrossSigned { device_id } => format!("cross-signed {}", names.name_of(device_id)),
+        Decision::CrossSigningRejected { device_id, detail } => {
+            format!("cross-signature of {} rejected: {detail}", names.name_of(device_id))
+        }
         Decision::RequestedSecret { name } => format!("requested secret {name}"),
         Decision::SharedSecret { name, device_id } => {
             format!("shared secret {name} with {}", names.name_of(device_id))

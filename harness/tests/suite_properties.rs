@@ -60,8 +60,9 @@ fn a_new_device_that_skips_the_master_key_check_fails_the_suite_for_that_reason(
         explanation.contains("never `A: trusted master key`"),
         "names the broken expectation: {explanation}"
     );
-    // The happy paths do not depend on the check, so they still pass: the failure is specific.
-    assert_eq!(result(&results, "qr-login/happy/b-shows-code-v1").verdict, Verdict::Pass);
+    // Where A never reaches step 21a, nothing changes: the failure is specific.
+    assert_eq!(result(&results, "qr-login/abort-b/wrong-device-key").verdict, Verdict::Pass);
+    assert_eq!(result(&results, "qr-login/other/declined").verdict, Verdict::Pass);
 }
 
 #[test]
