@@ -31,7 +31,7 @@ impl Placeholders {
             name = format!("{}'>", name.trim_end_matches('>'));
         }
         self.pairs.push((value.to_owned(), name));
-        self.pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.pairs.sort_by_key(|pair| std::cmp::Reverse(pair.0.len()));
     }
 
     /// Replaces every learned value inside a string.

@@ -148,11 +148,11 @@ pub fn build_role(spec: &RoleSpec, scenario: &Scenario, context: &Context) -> Re
     }
 }
 
+/// Device IDs paired with the role names that own them (`("NEWDEVICE", "A")`).
+pub type DeviceRoles = Vec<(String, String)>;
+
 /// The participants of a scenario and the device IDs of each role.
-pub fn build(
-    scenario: &Scenario,
-    context: &Context,
-) -> Result<(Vec<Participant>, Vec<(String, String)>), String> {
+pub fn build(scenario: &Scenario, context: &Context) -> Result<(Vec<Participant>, DeviceRoles), String> {
     let mut participants = Vec::new();
     let mut names = Vec::new();
     for spec in &scenario.roles {
