@@ -97,7 +97,13 @@ proptest! {
         let i = index.index(bytes.len());
         bytes[i] ^= xor;
         entry["body"] = json!(protocol::base64::encode(bytes));
-        prop_assert!(a.decrypt_to_device("@alice:test", &corrupted).is_err());
-        prop_assert!(a.decrypt_to_device("@alice:test", &genuine).is_ok());
+        match a.decrypt_to_device("@alice:test", &corrupted) {
+            // A few bytes of the encoding carry no meaning (vodozemac draws fresh keys each
+            // run, so which ones varies): such a change may decrypt, but it can never yield
+            // another plaintext.
+            Ok(event) => prop_assert_eq!(event.content, json!({"request_id": "r", "secret": "s"})),
+            // Otherwise it fails, spends nothing, and the genuine message still decrypts.
+            Err(_) => prop_assert!(a.decrypt_to_device("@alice:test", &genuine).is_ok()),
+        }
     }
 }
