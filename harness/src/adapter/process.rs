@@ -233,7 +233,7 @@ impl AdapterProcess {
     /// Waits at most `timeout` for the process to exit; its exit code if it did
     /// (`-1` when killed by a signal).
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let Some(child) = self.child.as_mut() else { return None };
+        let child = self.child.as_mut()?;
         match tokio::time::timeout(timeout, child.wait()).await {
             Ok(Ok(status)) => {
                 self.finished = true;
