@@ -21,6 +21,8 @@ struct Cli {
     command: Cmd,
 }
 
+// Parsed once per process: the size of the `run` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run scenarios (default: every file under scenarios/) and report.
