@@ -19,6 +19,7 @@ pub mod junit;
 pub mod mermaid;
 pub mod normalize;
 pub mod pattern;
+pub mod qr_text;
 pub mod realtime;
 pub mod roles;
 pub mod runner;

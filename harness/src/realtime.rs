@@ -53,6 +53,12 @@ pub struct Options {
     pub deadline: Duration,
     /// How long the adapter may take to print `ready`.
     pub ready_timeout: Duration,
+    /// Whether the external role reports its outcome. A client a person drives by
+    /// hand does not: the run then ends when the simulated roles are done.
+    pub external_reports_outcome: bool,
+    /// Told what the simulated roles show (role, `QR code` or `check code`, value),
+    /// for a person to read.
+    pub on_display: Option<mpsc::UnboundedSender<(String, String, String)>>,
 }
 
 /// How a real-time run ended.
@@ -98,7 +104,6 @@ pub async fn run(
 ) -> RealtimeRun {
     let started = Instant::now();
     let deadline = started + options.deadline;
-    let recorder = Arc::new(Mutex::new(Recorder::new(homeserver, &external.name)));
     let mut out = RealtimeRun {
         transcript: Vec::new(),
         end: RealtimeEnd::AllDone,
@@ -113,7 +118,40 @@ pub async fn run(
             return out;
         }
     };
-    let end = session(&mut adapter, &recorder, simulated, &external, &options, deadline, &mut out).await;
+    run_with(&mut adapter, homeserver, simulated, external, options, deadline, out).await
+}
+
+/// Like [`run`], with an adapter that is already running (e.g.
+/// [`AdapterProcess::in_process`]); `external.launch` is not used.
+pub async fn run_in_process(
+    adapter: &mut AdapterProcess,
+    homeserver: Arc<Homeserver>,
+    simulated: Vec<Participant>,
+    external: External,
+    options: Options,
+) -> RealtimeRun {
+    let deadline = Instant::now() + options.deadline;
+    let out = RealtimeRun {
+        transcript: Vec::new(),
+        end: RealtimeEnd::AllDone,
+        stderr: String::new(),
+        implementation: None,
+        reported_reason: false,
+    };
+    run_with(adapter, homeserver, simulated, external, options, deadline, out).await
+}
+
+async fn run_with(
+    adapter: &mut AdapterProcess,
+    homeserver: Arc<Homeserver>,
+    simulated: Vec<Participant>,
+    external: External,
+    options: Options,
+    deadline: Instant,
+    mut out: RealtimeRun,
+) -> RealtimeRun {
+    let recorder = Arc::new(Mutex::new(Recorder::new(homeserver, &external.name)));
+    let end = session(adapter, &recorder, simulated, &external, &options, deadline, &mut out).await;
     adapter.stop(Duration::from_secs(2)).await;
     out.stderr = adapter.stderr_text();
     let mut rec = recorder.lock().unwrap_or_else(|e| e.into_inner());
@@ -173,13 +211,17 @@ async fn session(
 
     let (notice_tx, mut notices) = mpsc::channel::<Notice>(64);
     let mut commands: BTreeMap<String, mpsc::Sender<Command>> = BTreeMap::new();
-    let mut running: Vec<String> = vec![external.name.clone()];
+    let mut running: Vec<String> = Vec::new();
+    if options.external_reports_outcome {
+        running.push(external.name.clone());
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for participant in simulated {
         let (tx, rx) = mpsc::channel(8);
         commands.insert(participant.name.clone(), tx);
         running.push(participant.name.clone());
-        tasks.spawn(drive(participant, recorder.clone(), rx, notice_tx.clone(), deadline));
+        let display = options.on_display.clone();
+        tasks.spawn(drive(participant, recorder.clone(), rx, notice_tx.clone(), display, deadline));
     }
     drop(notice_tx);
 
@@ -322,6 +364,7 @@ async fn drive(
     recorder: Arc<Mutex<Recorder>>,
     mut commands: mpsc::Receiver<Command>,
     notices: mpsc::Sender<Notice>,
+    display: Option<mpsc::UnboundedSender<(String, String, String)>>,
     deadline: Instant,
 ) {
     let executor = HttpExecutor::new(Duration::from_secs(30));
@@ -340,6 +383,12 @@ async fn drive(
                 }
                 _ => None,
             };
+            if let (Some(display), Some(Notice::ShowsQr(value) | Notice::ShowsCheckCode(_, value))) =
+                (display.as_ref(), notice.as_ref())
+            {
+                let what = if matches!(notice, Some(Notice::ShowsQr(_))) { "QR code" } else { "check code" };
+                let _ = display.send((name.clone(), what.to_owned(), value.clone()));
+            }
             if let Some(notice) = notice {
                 let _ = notices.send(notice).await;
             }

@@ -27,6 +27,9 @@ pub struct Context {
     pub username: String,
     /// Its password.
     pub password: String,
+    /// The pause between two polls of the QR-login devices (`poll-ms`), when the run
+    /// sets one: real-time runs shorten it; the virtual clock does not need to.
+    pub poll_ms: Option<u64>,
 }
 
 /// The device ID each role uses, so transcripts and faults can name it.
@@ -122,6 +125,9 @@ pub fn build_role(spec: &RoleSpec, scenario: &Scenario, context: &Context) -> Re
             if let Some(wait) = spec.wait_ms {
                 base["device-wait-ms"] = json!(wait);
             }
+            if let Some(poll) = context.poll_ms {
+                base["poll-ms"] = json!(poll);
+            }
             let config: ExistingDeviceConfig = parse(assemble(base, spec, scenario, true)?, spec, scenario)?;
             Ok(Participant {
                 name: spec.name.clone(),
@@ -130,7 +136,7 @@ pub fn build_role(spec: &RoleSpec, scenario: &Scenario, context: &Context) -> Re
             })
         }
         RoleKind::NewDevice => {
-            let base = json!({
+            let mut base = json!({
                 "homeserver": context.homeserver,
                 "device-id": device_id_of(&spec.name),
                 "dialect": scenario.dialect,
@@ -138,6 +144,9 @@ pub fn build_role(spec: &RoleSpec, scenario: &Scenario, context: &Context) -> Re
                 "seed": seed,
                 "timeout-ms": spec.wait_ms.unwrap_or(scenario.deadline_ms),
             });
+            if let Some(poll) = context.poll_ms {
+                base["poll-ms"] = json!(poll);
+            }
             let config: NewDeviceConfig = parse(assemble(base, spec, scenario, true)?, spec, scenario)?;
             Ok(Participant {
                 name: spec.name.clone(),

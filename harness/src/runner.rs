@@ -192,6 +192,7 @@ pub async fn run(scenario: &Scenario) -> ScenarioResult {
         server_name: profile.server_name.clone(),
         username: ACCOUNT_LOCALPART.to_owned(),
         password: ACCOUNT_PASSWORD.to_owned(),
+        poll_ms: None,
     };
     let (mut participants, names) = match roles::build(scenario, &context) {
         Ok(built) => built,

@@ -5,11 +5,19 @@
 use std::path::Path;
 use std::time::Duration;
 
-use harness::adapter::run::{does_not_apply, role_env};
+use harness::adapter::run::{does_not_apply, role_env, run_all_external};
 use harness::adapter::{run_external, ExternalClient};
 use harness::runner::ScenarioResult;
 use harness::scenario::{RoleKind, Scenario};
 use harness::verdict::Verdict;
+
+/// The pause between two polls in these real-time runs: short, so that the tests
+/// are quick; protocol waits (B's step-16 wait) keep their configured lengths.
+const POLL_MS: u64 = 50;
+
+/// Scenarios played at once through the adapter: the runs mostly wait (polls, B's
+/// step-16 wait, B's quiet time after M8), so more than the cores.
+const SUITE_JOBS: usize = 12;
 
 const KINDS: [RoleKind; 3] = [RoleKind::NewDevice, RoleKind::ExistingDevice, RoleKind::Registrar];
 
@@ -100,6 +108,7 @@ fn external(scenario: &Scenario, kind: RoleKind, knobs: Option<&str>) -> Scenari
         command: device_command(kind, knobs),
         kind,
         deadline: Some(Duration::from_secs(90)),
+        poll_ms: Some(POLL_MS),
     };
     runtime().block_on(run_external(scenario, &client))
 }
@@ -160,15 +169,55 @@ fn the_simulated_registrar_passes_both_ways() {
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
 }
 
-/// The whole suite both ways. Slow (every run is in real time), so it is ignored by
-/// default: `cargo test -p harness --test adapter_device -- --ignored`.
+/// The whole suite both ways: in process, then through `conformance device` once per
+/// role, the scenarios of each role in parallel, with a short poll.
+///
+/// Ignored until the abort-a scenarios agree: through the adapter the simulated B
+/// stops reading the rendezvous after M8, so A's `m.login.finish
+/// outcome=e2ee_security_error` is never seen. Run with `--ignored`.
 #[test]
-#[ignore = "runs the whole scenarios/ suite in real time through the adapter; run with --ignored"]
+#[ignore = "the abort-a scenarios differ through the adapter as new-device; run with --ignored"]
 fn the_whole_suite_gets_the_same_verdicts_through_the_adapter() {
     let root = harness::suite::default_scenarios_dir();
     let scenarios = harness::suite::load_all(&[root]).expect("the suite loads");
     assert!(!scenarios.is_empty(), "no scenarios under scenarios/");
-    let mismatches = compare(&scenarios, false);
+    let runtime = runtime();
+    let in_process = runtime.block_on(harness::suite::run_all(scenarios.clone(), 2, |_| {}));
+    // The three roles at once: a run mostly waits (polls, B's step-16 wait, the
+    // rendezvous TTL of the expiry scenarios), so the longest scenario sets the time.
+    let runs = KINDS.map(|kind| {
+        let applicable: Vec<Scenario> =
+            scenarios.iter().filter(|s| does_not_apply(s, kind).is_none()).cloned().collect();
+        let client = ExternalClient {
+            command: device_command(kind, None),
+            kind,
+            deadline: None,
+            poll_ms: Some(POLL_MS),
+        };
+        run_all_external(applicable, client, SUITE_JOBS, |_| {})
+    });
+    let [a, b, r] = runs;
+    let (a, b, r) = runtime.block_on(async { tokio::join!(a, b, r) });
+    let mut mismatches = Vec::new();
+    for (kind, through) in KINDS.into_iter().zip([a, b, r]) {
+        for result in &through {
+            let Some(expected) = in_process.iter().find(|r| r.name == result.name) else {
+                mismatches.push(format!("{}: not run in process", result.name));
+                continue;
+            };
+            if result.verdict != expected.verdict {
+                mismatches.push(format!(
+                    "{} as {}: in process {}, through the adapter {}\n--- in process:\n{}\n--- adapter:\n{}",
+                    result.name,
+                    role_env(kind),
+                    expected.verdict,
+                    result.verdict,
+                    report(expected),
+                    report(result)
+                ));
+            }
+        }
+    }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
 }
 

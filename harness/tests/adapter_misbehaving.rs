@@ -52,6 +52,7 @@ fn run(command: String, deadline_ms: u64) -> (ScenarioResult, Duration) {
         command,
         kind: RoleKind::Registrar,
         deadline: Some(Duration::from_millis(deadline_ms)),
+        poll_ms: None,
     };
     let started = Instant::now();
     let result = runtime.block_on(run_external(&scenario(), &client));
@@ -162,7 +163,8 @@ fn a_command_that_does_not_exist_fails() {
 #[test]
 fn a_scenario_without_the_role_is_skipped() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let client = ExternalClient { command: "true".into(), kind: RoleKind::NewDevice, deadline: None };
+    let client =
+        ExternalClient { command: "true".into(), kind: RoleKind::NewDevice, deadline: None, poll_ms: None };
     let result = runtime.block_on(run_external(&scenario(), &client));
     assert_eq!(result.verdict, Verdict::Skipped);
     assert!(result.explain().contains("does not apply"), "{}", result.explain());

@@ -26,7 +26,8 @@ fn adapter() -> String {
 
 fn run(text: &str, name: &str, kind: RoleKind) -> ScenarioResult {
     let scenario = Scenario::parse(text, Path::new(&format!("scenarios/{name}.toml")), name).expect("loads");
-    let client = ExternalClient { command: adapter(), kind, deadline: Some(Duration::from_secs(60)) };
+    let client =
+        ExternalClient { command: adapter(), kind, deadline: Some(Duration::from_secs(60)), poll_ms: None };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(run_external(&scenario, &client))
 }

@@ -51,7 +51,10 @@ pub(crate) fn build(
             config.homeserver = options.homeserver.clone();
             config.shows_code = shows_code;
             config.dialect = dialect;
-            config.timeout_ms = timeout_ms;
+            config.timeout_ms = setup.wait_ms.unwrap_or(timeout_ms);
+            if let Some(ms) = options.poll_ms {
+                config.poll_ms = ms;
+            }
             config.setup.e2ee = setup.e2ee.unwrap_or(true);
             config.knobs = knobs::<NewDeviceKnobs>(options)?;
             Ok(Box::new(RetryOn429::new(NewDevice::new(config))))
@@ -66,6 +69,12 @@ pub(crate) fn build(
             config.shows_code = shows_code;
             config.dialect = dialect;
             config.timeout_ms = timeout_ms;
+            if let Some(ms) = setup.wait_ms {
+                config.device_wait_ms = ms;
+            }
+            if let Some(ms) = options.poll_ms {
+                config.poll_ms = ms;
+            }
             config.setup.cross_signing = setup.cross_signing.unwrap_or(true);
             config.setup.backup = setup.backup.unwrap_or(true);
             config.knobs = knobs::<ExistingDeviceKnobs>(options)?;

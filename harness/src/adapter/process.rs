@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
+use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -26,6 +27,9 @@ pub struct Launch {
     pub role: String,
     /// `CONFORMANCE_SCENARIO`.
     pub scenario: String,
+    /// `CONFORMANCE_POLL_MS`: the pause between two polls the adapter should use,
+    /// when the run sets one (an adapter may ignore it).
+    pub poll_ms: Option<u64>,
 }
 
 /// What went wrong with the adapter.
@@ -72,8 +76,9 @@ enum Line {
 
 /// A running adapter.
 pub struct AdapterProcess {
-    child: Child,
-    stdin: Option<ChildStdin>,
+    /// The child process; `None` for an adapter in this process ([`Self::in_process`]).
+    child: Option<Child>,
+    stdin: Option<Box<dyn AsyncWrite + Unpin + Send>>,
     lines: mpsc::Receiver<Line>,
     stderr: Arc<Mutex<Vec<u8>>>,
     finished: bool,
@@ -90,14 +95,15 @@ impl AdapterProcess {
             .env("CONFORMANCE_ROLE", &launch.role)
             .env("CONFORMANCE_SCENARIO", &launch.scenario)
             .env("CONFORMANCE_PROTOCOL_VERSION", PROTOCOL_VERSION.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .env_remove("CONFORMANCE_POLL_MS");
+        if let Some(ms) = launch.poll_ms {
+            command.env("CONFORMANCE_POLL_MS", ms.to_string());
+        }
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
         let mut child = command
             .spawn()
             .map_err(|e| AdapterError::Spawn { command: launch.command.clone(), reason: e.to_string() })?;
-        let stdin = child.stdin.take();
+        let stdin = child.stdin.take().map(|s| Box::new(s) as Box<dyn AsyncWrite + Unpin + Send>);
         let stdout = child.stdout.take();
         let stderr_pipe = child.stderr.take();
         let (tx, lines) = mpsc::channel(256);
@@ -122,7 +128,25 @@ impl AdapterProcess {
                 }
             });
         }
-        Ok(Self { child, stdin, lines, stderr, finished: false })
+        Ok(Self { child: Some(child), stdin, lines, stderr, finished: false })
+    }
+
+    /// An adapter that lives in this process (e.g. the bridge to a client a person
+    /// drives by hand): it reads the commands from the first stream returned and
+    /// writes its event lines to the second, speaking the same protocol.
+    pub fn in_process() -> (Self, DuplexStream, DuplexStream) {
+        let (stdin, commands) = tokio::io::duplex(MAX_LINE_BYTES);
+        let (events, stdout) = tokio::io::duplex(MAX_LINE_BYTES);
+        let (tx, lines) = mpsc::channel(256);
+        tokio::spawn(read_lines(stdout, tx));
+        let adapter = Self {
+            child: None,
+            stdin: Some(Box::new(stdin)),
+            lines,
+            stderr: Arc::new(Mutex::new(Vec::new())),
+            finished: false,
+        };
+        (adapter, commands, events)
     }
 
     /// The adapter's stderr so far (its last [`STDERR_KEPT`] bytes).
@@ -209,7 +233,8 @@ impl AdapterProcess {
     /// Waits at most `timeout` for the process to exit; its exit code if it did
     /// (`-1` when killed by a signal).
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        match tokio::time::timeout(timeout, self.child.wait()).await {
+        let child = self.child.as_mut()?;
+        match tokio::time::timeout(timeout, child.wait()).await {
             Ok(Ok(status)) => {
                 self.finished = true;
                 Some(status.code().unwrap_or(-1))
@@ -223,8 +248,12 @@ impl AdapterProcess {
         if !self.finished {
             let _ = self.send(&AdapterCommand::Stop, grace).await;
             self.stdin = None;
-            if self.wait_exit(grace).await.is_none() {
-                let _ = self.child.start_kill();
+            if self.child.is_none() {
+                self.finished = true;
+            } else if self.wait_exit(grace).await.is_none() {
+                if let Some(child) = self.child.as_mut() {
+                    let _ = child.start_kill();
+                }
                 let _ = self.wait_exit(Duration::from_secs(2)).await;
             }
         }
@@ -233,7 +262,7 @@ impl AdapterProcess {
     }
 }
 
-async fn read_lines(stdout: tokio::process::ChildStdout, tx: mpsc::Sender<Line>) {
+async fn read_lines(stdout: impl AsyncRead + Unpin, tx: mpsc::Sender<Line>) {
     let mut reader = BufReader::new(stdout);
     loop {
         let mut buf = Vec::new();

@@ -70,6 +70,11 @@ pub struct Setup {
     /// Registrar: the server name in user IDs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
+    /// A and B: how long the scenario has the device wait for the other side (B:
+    /// for A's device to appear, step 16; A: for the peer), in milliseconds, when it
+    /// sets one. An adapter may keep its client's own timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
 }
 
 /// An event from the adapter.

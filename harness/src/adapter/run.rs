@@ -27,6 +27,10 @@ pub struct ExternalClient {
     pub kind: RoleKind,
     /// A deadline for every scenario (real time), instead of the scenario's own.
     pub deadline: Option<Duration>,
+    /// The pause between two polls (rendezvous, `/sync`, `/keys/query`) of the
+    /// simulated peer, also passed to the adapter as `CONFORMANCE_POLL_MS`; `None`
+    /// keeps the devices' default (1 s).
+    pub poll_ms: Option<u64>,
 }
 
 /// The scenario role name of a kind: `A`, `B` or `R`.
@@ -72,6 +76,12 @@ pub fn does_not_apply(scenario: &Scenario, kind: RoleKind) -> Option<String> {
     let Some(spec) = scenario.roles.iter().find(|r| r.name == name) else {
         return Some(format!("does not apply: the scenario has no role {name} ({})", role_env(kind)));
     };
+    if let Some(fault) = scenario.faults.iter().find(|f| f.get("after_requests").is_some()) {
+        let kind = fault.get("kind").and_then(serde_json::Value::as_str).unwrap_or("?");
+        return Some(format!(
+            "does not apply: the fault `{kind}` fires after a number of requests, which depends on how often a client polls"
+        ));
+    }
     if let Some(knobs) = spec.knobs.as_ref().and_then(toml::Value::as_table) {
         if let Some((knob, _)) = knobs.iter().next() {
             return Some(format!(
@@ -102,6 +112,7 @@ fn commands_for(
     context: &roles::Context,
 ) -> (Setup, Option<AdapterCommand>) {
     let name = role_name(kind);
+    let wait_ms = scenario.roles.iter().find(|r| r.name == name).and_then(|r| r.wait_ms);
     let flag =
         |keys: &[&str]| setup_value(scenario, name, keys).and_then(toml::Value::as_bool).unwrap_or(true);
     let dialect = match scenario.dialect {
@@ -110,7 +121,7 @@ fn commands_for(
     };
     let show = (scenario.shows_code == name).then(|| AdapterCommand::ShowQr { dialect: dialect.to_owned() });
     match kind {
-        RoleKind::NewDevice => (Setup { e2ee: Some(flag(&["e2ee"])), ..Setup::default() }, show),
+        RoleKind::NewDevice => (Setup { e2ee: Some(flag(&["e2ee"])), wait_ms, ..Setup::default() }, show),
         RoleKind::ExistingDevice => (
             Setup {
                 username: Some(context.username.clone()),
@@ -118,6 +129,7 @@ fn commands_for(
                 device_id: Some(roles::device_id_of(name).to_owned()),
                 cross_signing: Some(flag(&["cross-signing", "cross_signing"])),
                 backup: Some(flag(&["backup"])),
+                wait_ms,
                 ..Setup::default()
             },
             show,
@@ -222,6 +234,7 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
         server_name: profile.server_name.clone(),
         username: ACCOUNT_LOCALPART.to_owned(),
         password: ACCOUNT_PASSWORD.to_owned(),
+        poll_ms: client.poll_ms,
     };
     let mut simulated: Vec<Participant> = Vec::new();
     let mut names = Vec::new();
@@ -242,6 +255,7 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
             homeserver: server.base_url().to_owned(),
             role: role_env(client.kind).to_owned(),
             scenario: scenario.name.clone(),
+            poll_ms: client.poll_ms,
         },
         setup,
         kick_off,
@@ -252,6 +266,8 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
         approver: approver.to_owned(),
         deadline: client.deadline.unwrap_or(Duration::from_millis(scenario.deadline_ms)),
         ready_timeout: Duration::from_secs(30),
+        external_reports_outcome: true,
+        on_display: None,
     };
     let run = realtime::run(server.core().clone(), simulated, external, options.clone()).await;
     learn_external_device(&run.transcript, name, &mut names);

@@ -21,6 +21,8 @@ struct Cli {
     command: Cmd,
 }
 
+// Parsed once per process: the size of the `run` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run scenarios (default: every file under scenarios/) and report.
@@ -60,6 +62,12 @@ enum Cmd {
         /// (default: the scenario's deadline_ms).
         #[arg(long, value_name = "MS", requires = "client")]
         deadline_ms: Option<u64>,
+        /// With --client: the pause between two polls (rendezvous, /sync,
+        /// /keys/query) of the simulated peer, also passed to the adapter as
+        /// CONFORMANCE_POLL_MS. Default 1000, as a real client; 50-100 makes CI fast.
+        /// Protocol waits (B's step-16 wait, the deadlines) are not shortened.
+        #[arg(long, value_name = "MS", requires = "client", value_parser = clap::value_parser!(u64).range(1..))]
+        poll_ms: Option<u64>,
     },
     /// Speak the adapter protocol on stdin and stdout with our own simulated device
     /// (the reference adapter; see docs/adapter-protocol.md).
@@ -136,6 +144,7 @@ fn device_options(
         knobs,
         homeserver,
         deadline: std::time::Duration::from_millis(deadline_ms),
+        poll_ms: harness::adapter::device::poll_ms_from_env()?,
     })
 }
 
@@ -181,12 +190,14 @@ async fn run(cli: Cli) -> Result<bool, String> {
             client,
             role,
             deadline_ms,
+            poll_ms,
         } => {
             let client = match (client, role) {
                 (Some(command), Some(role)) => Some(harness::adapter::ExternalClient {
                     command,
                     kind: harness::adapter::run::parse_role(&role)?,
                     deadline: deadline_ms.map(std::time::Duration::from_millis),
+                    poll_ms,
                 }),
                 _ => None,
             };

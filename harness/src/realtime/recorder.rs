@@ -26,6 +26,9 @@ pub struct Recorder {
     read_up_to: u64,
     /// The last journal sequence number before the simulated role's request in flight.
     in_flight: Option<u64>,
+    /// Index in the transcript of the external role's rendezvous write whose
+    /// message the simulated role last received.
+    last_write_read: Option<usize>,
     /// Everything recorded so far.
     pub transcript: Vec<TranscriptEntry>,
 }
@@ -41,6 +44,7 @@ impl Recorder {
             backlog: Vec::new(),
             read_up_to,
             in_flight: None,
+            last_write_read: None,
             transcript: Vec::new(),
         }
     }
@@ -124,6 +128,41 @@ impl Recorder {
         self.in_flight = None;
     }
 
+    /// Where a channel message the simulated role received from the external role
+    /// belongs: just before the external role's rendezvous write that carried it
+    /// (the last one in the transcript, since the simulated role's read comes after
+    /// it in the journal), as the sender's own record would have it. `None` when no
+    /// unread write is known.
+    fn received_position(&self) -> Option<usize> {
+        // The write must come after the last channel message of the simulated role:
+        // the two sides take turns, and the journal may list a write after the read
+        // that saw it.
+        for (index, t) in self.transcript.iter().enumerate().rev() {
+            match &t.entry {
+                Entry::Channel { .. } => return None,
+                Entry::Http { actor, method, path, .. }
+                    if *actor == self.external
+                        && (method.eq_ignore_ascii_case("PUT") || method.eq_ignore_ascii_case("POST"))
+                        && path.contains("rendezvous") =>
+                {
+                    return (Some(index) != self.last_write_read).then_some(index);
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Inserts `entry` at `index`, renumbering what follows.
+    fn insert(&mut self, index: usize, entry: Entry) {
+        let at_ms = self.transcript.get(index).map(|t| t.at_ms).unwrap_or(0);
+        self.transcript.insert(index, TranscriptEntry { seq: index + 1, at_ms, entry });
+        for (i, later) in self.transcript.iter_mut().enumerate().skip(index) {
+            later.seq = i + 1;
+        }
+        self.last_write_read = Some(index + 1);
+    }
+
     /// Records a simulated role's events: displays, channel messages (sent and
     /// received, since the peer is external), decisions and its ending.
     pub fn push_device_events(&mut self, actor: &str, peer: &str, events: Vec<DeviceEvent>) {
@@ -143,13 +182,22 @@ impl Recorder {
                     encrypted,
                     seen_by: "sent".into(),
                 },
-                DeviceEvent::ChannelReceived { message, encrypted } => Entry::Channel {
-                    from: peer.to_owned(),
-                    to: actor,
-                    message,
-                    encrypted,
-                    seen_by: "received".into(),
-                },
+                DeviceEvent::ChannelReceived { message, encrypted } => {
+                    let entry = Entry::Channel {
+                        from: peer.to_owned(),
+                        to: actor,
+                        message,
+                        encrypted,
+                        seen_by: "received".into(),
+                    };
+                    match self.received_position() {
+                        Some(index) => {
+                            self.insert(index, entry);
+                            continue;
+                        }
+                        None => entry,
+                    }
+                }
                 DeviceEvent::Decision(decision) => Entry::Decision { actor, decision },
                 DeviceEvent::Finished(outcome) => Entry::Finished { actor, outcome },
             };
