@@ -100,6 +100,20 @@ impl ExistingDevice {
         self.new_device.as_ref().filter(|d| d.device_id == device_id).map(RecipientDevice::from_device_keys)
     }
 
+    /// The recipient and the secret for the queued `reply`, or `None` after dropping
+    /// the reply when it cannot be served (not for the new device, or a secret B lacks).
+    fn servable(&mut self, reply: &Reply) -> Option<(RecipientDevice, String)> {
+        let Some(target) = self.recipient(&reply.device_id) else {
+            self.queue.pop_front();
+            return None;
+        };
+        let Some(secret) = self.secret_value(reply.name) else {
+            self.queue.pop_front();
+            return None;
+        };
+        Some((target, secret))
+    }
+
     /// Serves the next queued reply, or syncs again, or ends after the quiet period.
     pub(super) fn serve(&mut self, now: u64) -> Step {
         let Some(reply) = self.queue.front().cloned() else {
@@ -109,14 +123,7 @@ impl ExistingDevice {
             self.state = State::Serving;
             return Step::Sleep { ms: self.flow.poll_ms };
         };
-        let Some(target) = self.recipient(&reply.device_id) else {
-            self.queue.pop_front();
-            return self.serve(now);
-        };
-        let Some(secret) = self.secret_value(reply.name) else {
-            self.queue.pop_front();
-            return self.serve(now);
-        };
+        let Some((target, secret)) = self.servable(&reply) else { return self.serve(now) };
         let content = secret_send_content(&reply.request_id, &secret);
         let txn = self.txn();
         let Some(me) = self.me.as_mut() else { return self.hs_fail("sendToDevice", "no session") };
@@ -174,14 +181,7 @@ impl ExistingDevice {
     /// device's Ed25519 key is checked while opening it).
     pub(super) fn on_claimed(&mut self, now: u64, result: HttpResult) -> Step {
         let Some(reply) = self.queue.front().cloned() else { return self.serve(now) };
-        let Some(target) = self.recipient(&reply.device_id) else {
-            self.queue.pop_front();
-            return self.serve(now);
-        };
-        let Some(secret) = self.secret_value(reply.name) else {
-            self.queue.pop_front();
-            return self.serve(now);
-        };
+        let Some((target, secret)) = self.servable(&reply) else { return self.serve(now) };
         let claimed = json_object(result).ok().and_then(|body| {
             let pointer = format!(
                 "/one_time_keys/{}/{}",
