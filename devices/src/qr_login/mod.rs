@@ -12,6 +12,7 @@ pub mod config;
 pub mod existing_device;
 pub mod link;
 pub mod new_device;
+mod rendezvous;
 
 use std::collections::VecDeque;
 
