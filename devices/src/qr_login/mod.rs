@@ -107,6 +107,9 @@ pub(crate) enum Polling {
     Message(Message),
 }
 
+/// How many steps a role may take before it gives up (a guard against loops).
+const STEP_BUDGET: u32 = 20_000;
+
 /// State and helpers both roles share: events, randomness, the channel, the endings.
 pub(crate) struct Flow {
     pub events: Vec<DeviceEvent>,
@@ -121,6 +124,8 @@ pub(crate) struct Flow {
     tail: Option<(VecDeque<HttpRequest>, Outcome)>,
     pub done: bool,
     pub sleep_then_poll: bool,
+    /// Steps taken so far, against the step budget ([`Flow::spend_step`]).
+    steps: u32,
 }
 
 impl Flow {
@@ -137,6 +142,7 @@ impl Flow {
             tail: None,
             done: false,
             sleep_then_poll: false,
+            steps: 0,
         }
     }
 
@@ -305,6 +311,16 @@ impl Flow {
     /// Ends on a message the state does not allow.
     pub fn unexpected(&mut self, expected: &str, got: &Message) -> Step {
         self.fail(Abort::UnexpectedMessage { expected: expected.to_owned(), got: got.kind().to_owned() })
+    }
+
+    /// Counts one step against the step budget. `Some(step)`: perform it instead
+    /// (the end, once the budget is spent).
+    pub fn spend_step(&mut self) -> Option<Step> {
+        self.steps += 1;
+        if self.steps > STEP_BUDGET {
+            return Some(self.fail(Abort::Timeout { what: format!("the flow within {STEP_BUDGET} steps") }));
+        }
+        None
     }
 
     pub fn take_events(&mut self) -> Vec<DeviceEvent> {

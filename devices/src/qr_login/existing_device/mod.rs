@@ -29,8 +29,6 @@ use crate::olm::secrets::SecretName;
 use crate::role::Role;
 use approve::TokenEndpoint;
 
-const STEP_BUDGET: u32 = 20_000;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Reply {
     name: SecretName,
@@ -79,7 +77,6 @@ pub struct ExistingDevice {
     queue: VecDeque<Reply>,
     quiet_since: u64,
     last_step: Step,
-    budget: u32,
 }
 
 impl std::fmt::Debug for ExistingDevice {
@@ -107,7 +104,6 @@ impl ExistingDevice {
             queue: VecDeque::new(),
             quiet_since: 0,
             last_step: Step::Done,
-            budget: 0,
         }
     }
 
@@ -199,11 +195,9 @@ impl ExistingDevice {
         if self.flow.done {
             return Step::Done;
         }
-        self.budget += 1;
-        let step = if self.budget > STEP_BUDGET {
-            self.flow.fail(Abort::Timeout { what: format!("the flow within {STEP_BUDGET} steps") })
-        } else {
-            step(self)
+        let step = match self.flow.spend_step() {
+            Some(end) => end,
+            None => step(self),
         };
         let _ = now;
         if self.flow.done {

@@ -27,8 +27,6 @@ use crate::olm::secrets::SecretName;
 use crate::olm::DeviceCrypto;
 use crate::role::Role;
 
-const STEP_BUDGET: u32 = 20_000;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     AwaitScan,
@@ -67,7 +65,6 @@ pub struct NewDevice {
     outbox: VecDeque<HttpRequest>,
     since: Option<String>,
     last_step: Step,
-    budget: u32,
 }
 
 impl std::fmt::Debug for NewDevice {
@@ -97,7 +94,6 @@ impl NewDevice {
             outbox: VecDeque::new(),
             since: None,
             last_step: Step::Done,
-            budget: 0,
         }
     }
 
@@ -166,11 +162,9 @@ impl NewDevice {
         if self.flow.done {
             return Step::Done;
         }
-        self.budget += 1;
-        let step = if self.budget > STEP_BUDGET {
-            self.flow.fail(Abort::Timeout { what: format!("the flow within {STEP_BUDGET} steps") })
-        } else {
-            step(self)
+        let step = match self.flow.spend_step() {
+            Some(end) => end,
+            None => step(self),
         };
         if self.flow.done {
             self.state = State::Ended;
