@@ -16,7 +16,7 @@ mod rendezvous;
 
 use std::collections::VecDeque;
 
-use protocol::qr_login::{Dialect, Message};
+use protocol::qr_login::{Dialect, Message, QrCode};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde_json::Value;
@@ -124,6 +124,8 @@ pub(crate) struct Flow {
     tail: Option<(VecDeque<HttpRequest>, Outcome)>,
     pub done: bool,
     pub sleep_then_poll: bool,
+    /// The code this device scanned (as scanner), for the intent check.
+    pub qr: Option<QrCode>,
     /// Steps taken so far, against the step budget ([`Flow::spend_step`]).
     steps: u32,
 }
@@ -142,6 +144,7 @@ impl Flow {
             tail: None,
             done: false,
             sleep_then_poll: false,
+            qr: None,
             steps: 0,
         }
     }
@@ -207,6 +210,11 @@ impl Flow {
     /// Ends after a failure that sends nothing further.
     pub fn fail(&mut self, reason: Abort) -> Step {
         self.finish(outcome_for(&reason))
+    }
+
+    /// Ends after the homeserver failed `request` (or it could not be built).
+    pub fn hs_fail(&mut self, request: &str, detail: impl ToString) -> Step {
+        self.fail(Abort::Homeserver { request: request.to_owned(), detail: detail.to_string() })
     }
 
     /// Ends after a failed security check: the dialect's security-error message,

@@ -39,21 +39,21 @@ impl Flow {
     }
 
     /// Scanner: joins the rendezvous of the scanned `text` with a link (as `adjust`
-    /// makes it). `Ok((code, step))`: the code, and the key write (C3) to perform, or
-    /// the end when the code names no rendezvous; `Err(step)`: the code does not
-    /// parse, perform the end.
-    pub fn join(&mut self, text: &str, adjust: impl FnOnce(Link) -> Link) -> Result<(QrCode, Step), Step> {
+    /// makes it), and keeps the code in [`Flow::qr`]. `Ok(step)`: the key write (C3)
+    /// to perform, or the end when the code names no rendezvous; `Err(step)`: the code
+    /// does not parse, perform the end.
+    pub fn join(&mut self, text: &str, adjust: impl FnOnce(Link) -> Link) -> Result<Step, Step> {
         match QrCode::parse(text, NameStrictness::AcceptStable) {
             Ok(qr) => {
                 self.dialect = qr.dialect();
                 let link = adjust(Link::scanner(&qr, &mut self.rng));
                 let request = link.key_request();
                 self.link = Some(link);
-                let step = match request {
+                self.qr = Some(qr);
+                Ok(match request {
                     Some(request) => Step::Http(request),
                     None => self.fail(Abort::RendezvousGone),
-                };
-                Ok((qr, step))
+                })
             }
             Err(e) => Err(self.fail(Abort::MalformedMessage { reason: format!("QR code: {e}") })),
         }

@@ -48,8 +48,7 @@ impl ExistingDevice {
     /// B as scanner (MSC-only pairing): join the rendezvous and write the key (C3).
     pub(super) fn scan(&mut self, text: &str) -> Step {
         match self.flow.join(text, |link| link) {
-            Ok((qr, step)) => {
-                self.qr = Some(qr);
+            Ok(step) => {
                 self.state = State::PuttingKey;
                 step
             }
@@ -79,7 +78,7 @@ impl ExistingDevice {
         }
         match (self.state.clone(), &message) {
             (State::AwaitStep3, Message::Progress) => {
-                let intent = self.qr.as_ref().map(|q| q.intent);
+                let intent = self.flow.qr.as_ref().map(|q| q.intent);
                 let compatible = intent.is_some_and(|i| i.is_compatible_with(Intent::LoginReciprocate));
                 self.flow.decide(Decision::CheckedIntents { compatible });
                 if !compatible {

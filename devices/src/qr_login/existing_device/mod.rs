@@ -19,11 +19,11 @@ mod verify;
 use std::collections::{BTreeSet, VecDeque};
 
 use protocol::device_keys::DeviceKeys;
-use protocol::qr_login::{Message, QrCode};
+use protocol::qr_login::Message;
 
 use super::bootstrap::{BootStep, Bootstrap, Bootstrapped};
 use super::{ExistingDeviceConfig, Flow, Session};
-use crate::events::{Abort, Decision, DeviceEvent, Outcome};
+use crate::events::{Decision, DeviceEvent, Outcome};
 use crate::io::{Command, HttpResult, Step};
 use crate::olm::secrets::SecretName;
 use crate::role::Role;
@@ -68,7 +68,6 @@ pub struct ExistingDevice {
     state: State,
     boot: Bootstrap,
     me: Option<Bootstrapped>,
-    qr: Option<QrCode>,
     caps: (bool, bool, bool),
     token_endpoint: TokenEndpoint,
     new_device: Option<DeviceKeys>,
@@ -95,7 +94,6 @@ impl ExistingDevice {
             flow,
             state: State::Boot,
             me: None,
-            qr: None,
             caps: (false, false, false),
             token_endpoint: TokenEndpoint::Stable,
             new_device: None,
@@ -109,10 +107,6 @@ impl ExistingDevice {
 
     fn session(&self) -> Option<&Session> {
         self.me.as_ref().map(|m| &m.session)
-    }
-
-    fn hs_fail(&mut self, request: &str, detail: impl ToString) -> Step {
-        self.flow.fail(Abort::Homeserver { request: request.to_owned(), detail: detail.to_string() })
     }
 
     fn dispatch_http(&mut self, now: u64, result: HttpResult) -> Step {
@@ -171,7 +165,7 @@ impl ExistingDevice {
                 let since = self.since.clone();
                 match self.session() {
                     Some(s) => Step::Http(s.sync(since.as_deref())),
-                    None => self.hs_fail("sync", "no session"),
+                    None => self.flow.hs_fail("sync", "no session"),
                 }
             }
             _ => self.last_step.clone(),

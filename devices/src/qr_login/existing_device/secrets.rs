@@ -90,7 +90,7 @@ impl ExistingDevice {
     pub(super) fn on_synced(&mut self, now: u64, result: HttpResult) -> Step {
         match json_object(result) {
             Ok(body) => self.on_sync(now, &body),
-            Err(e) => return self.hs_fail("GET /sync", e),
+            Err(e) => return self.flow.hs_fail("GET /sync", e),
         }
         self.serve(now)
     }
@@ -126,7 +126,7 @@ impl ExistingDevice {
         let Some((target, secret)) = self.servable(&reply) else { return self.serve(now) };
         let content = secret_send_content(&reply.request_id, &secret);
         let txn = self.txn();
-        let Some(me) = self.me.as_mut() else { return self.hs_fail("sendToDevice", "no session") };
+        let Some(me) = self.me.as_mut() else { return self.flow.hs_fail("sendToDevice", "no session") };
         let user = me.session.user_id.clone();
         if self.config.knobs.answer_secrets_unencrypted {
             let body = to_device_body(&user, &reply.device_id, content);
@@ -137,7 +137,7 @@ impl ExistingDevice {
                 &body,
             ));
         }
-        let Some(olm) = me.olm.as_ref() else { return self.hs_fail("sendToDevice", "no Olm identity") };
+        let Some(olm) = me.olm.as_ref() else { return self.flow.hs_fail("sendToDevice", "no Olm identity") };
         if !olm.has_session_with(&target.curve25519) {
             let body = json!({"one_time_keys": {&user: {&reply.device_id: SIGNED_CURVE25519}}});
             self.state = State::Claiming;
@@ -156,8 +156,8 @@ impl ExistingDevice {
         content: Value,
         txn: &str,
     ) -> Step {
-        let Some(me) = self.me.as_mut() else { return self.hs_fail("sendToDevice", "no session") };
-        let Some(olm) = me.olm.as_mut() else { return self.hs_fail("sendToDevice", "no Olm identity") };
+        let Some(me) = self.me.as_mut() else { return self.flow.hs_fail("sendToDevice", "no session") };
+        let Some(olm) = me.olm.as_mut() else { return self.flow.hs_fail("sendToDevice", "no Olm identity") };
         match olm.encrypt_to_device(target, claimed, "m.secret.send", content) {
             Ok(encrypted) => {
                 let body = to_device_body(&me.session.user_id, &reply.device_id, encrypted);

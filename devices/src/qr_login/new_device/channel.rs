@@ -33,8 +33,7 @@ impl NewDevice {
     pub(super) fn scan(&mut self, text: &str) -> Step {
         let knobs = &self.config.knobs;
         match self.flow.join(text, |link| adjust_link(knobs, link)) {
-            Ok((qr, step)) => {
-                self.qr = Some(qr);
+            Ok(step) => {
                 self.state = State::PuttingKey;
                 step
             }
@@ -64,7 +63,7 @@ impl NewDevice {
         if first && !self.config.shows_code {
             // A as scanner checks the intent once the channel is up (Element Android).
             let compatible =
-                self.qr.as_ref().is_some_and(|q| q.intent.is_compatible_with(Intent::LoginStart));
+                self.flow.qr.as_ref().is_some_and(|q| q.intent.is_compatible_with(Intent::LoginStart));
             self.flow.decide(Decision::CheckedIntents { compatible });
             if !compatible {
                 let m1 = Message::IncompatibleIntent { intent: Intent::LoginStart };

@@ -17,11 +17,11 @@ mod verify;
 use std::collections::{BTreeMap, VecDeque};
 
 use protocol::keys::Ed25519PublicKey;
-use protocol::qr_login::{Message, QrCode};
+use protocol::qr_login::Message;
 use serde_json::Value;
 
 use super::{Flow, NewDeviceConfig, Session};
-use crate::events::{Abort, DeviceEvent, Outcome};
+use crate::events::{DeviceEvent, Outcome};
 use crate::io::{Command, HttpRequest, HttpResult, Step};
 use crate::olm::secrets::SecretName;
 use crate::olm::DeviceCrypto;
@@ -53,7 +53,6 @@ pub struct NewDevice {
     config: NewDeviceConfig,
     flow: Flow,
     state: State,
-    qr: Option<QrCode>,
     session: Option<Session>,
     olm: Option<DeviceCrypto>,
     own_keys: Value,
@@ -82,7 +81,6 @@ impl NewDevice {
             config,
             flow,
             state: State::AwaitScan,
-            qr: None,
             session: None,
             olm: None,
             own_keys: Value::Null,
@@ -100,10 +98,6 @@ impl NewDevice {
     /// The secrets accepted so far (name → b64 value).
     pub fn secrets(&self) -> &BTreeMap<String, String> {
         &self.secrets
-    }
-
-    fn hs_fail(&mut self, request: &str, detail: impl ToString) -> Step {
-        self.flow.fail(Abort::Homeserver { request: request.to_owned(), detail: detail.to_string() })
     }
 
     fn dispatch_http(&mut self, now: u64, result: HttpResult) -> Step {
