@@ -12,10 +12,11 @@ pub mod config;
 pub mod existing_device;
 pub mod link;
 pub mod new_device;
+mod rendezvous;
 
 use std::collections::VecDeque;
 
-use protocol::qr_login::{Dialect, Message};
+use protocol::qr_login::{Dialect, Message, QrCode};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde_json::Value;
@@ -106,6 +107,9 @@ pub(crate) enum Polling {
     Message(Message),
 }
 
+/// How many steps a role may take before it gives up (a guard against loops).
+const STEP_BUDGET: u32 = 20_000;
+
 /// State and helpers both roles share: events, randomness, the channel, the endings.
 pub(crate) struct Flow {
     pub events: Vec<DeviceEvent>,
@@ -120,6 +124,10 @@ pub(crate) struct Flow {
     tail: Option<(VecDeque<HttpRequest>, Outcome)>,
     pub done: bool,
     pub sleep_then_poll: bool,
+    /// The code this device scanned (as scanner), for the intent check.
+    pub qr: Option<QrCode>,
+    /// Steps taken so far, against the step budget ([`Flow::spend_step`]).
+    steps: u32,
 }
 
 impl Flow {
@@ -136,6 +144,8 @@ impl Flow {
             tail: None,
             done: false,
             sleep_then_poll: false,
+            qr: None,
+            steps: 0,
         }
     }
 
@@ -200,6 +210,11 @@ impl Flow {
     /// Ends after a failure that sends nothing further.
     pub fn fail(&mut self, reason: Abort) -> Step {
         self.finish(outcome_for(&reason))
+    }
+
+    /// Ends after the homeserver failed `request` (or it could not be built).
+    pub fn hs_fail(&mut self, request: &str, detail: impl ToString) -> Step {
+        self.fail(Abort::Homeserver { request: request.to_owned(), detail: detail.to_string() })
     }
 
     /// Ends after a failed security check: the dialect's security-error message,
@@ -304,6 +319,16 @@ impl Flow {
     /// Ends on a message the state does not allow.
     pub fn unexpected(&mut self, expected: &str, got: &Message) -> Step {
         self.fail(Abort::UnexpectedMessage { expected: expected.to_owned(), got: got.kind().to_owned() })
+    }
+
+    /// Counts one step against the step budget. `Some(step)`: perform it instead
+    /// (the end, once the budget is spent).
+    pub fn spend_step(&mut self) -> Option<Step> {
+        self.steps += 1;
+        if self.steps > STEP_BUDGET {
+            return Some(self.fail(Abort::Timeout { what: format!("the flow within {STEP_BUDGET} steps") }));
+        }
+        None
     }
 
     pub fn take_events(&mut self) -> Vec<DeviceEvent> {

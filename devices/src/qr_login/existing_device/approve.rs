@@ -32,7 +32,7 @@ impl ExistingDevice {
         self.state = State::Capabilities;
         match self.session() {
             Some(s) => Step::Http(s.get("/_matrix/client/v3/capabilities")),
-            None => self.hs_fail("capabilities", "no session"),
+            None => self.flow.hs_fail("capabilities", "no session"),
         }
     }
 
@@ -76,7 +76,7 @@ impl ExistingDevice {
         self.state = State::GetToken { with_auth: false };
         match self.get_token_request(None) {
             Some(request) => Step::Http(request),
-            None => self.hs_fail("get_token", "no session"),
+            None => self.flow.hs_fail("get_token", "no session"),
         }
     }
 
@@ -94,7 +94,7 @@ impl ExistingDevice {
         match json_object(result) {
             Ok(body) => {
                 let Ok(token) = str_field(&body, "login_token") else {
-                    return self.hs_fail("get_token", "no login_token");
+                    return self.flow.hs_fail("get_token", "no login_token");
                 };
                 let homeserver = self.config.homeserver.trim_end_matches('/').to_owned();
                 self.send(State::SendingApproved, &Message::Approved { login_token: token, homeserver })
@@ -103,10 +103,10 @@ impl ExistingDevice {
                 self.state = State::GetToken { with_auth: true };
                 match self.get_token_request(e.uia_session()) {
                     Some(request) => Step::Http(request),
-                    None => self.hs_fail("get_token", "no session"),
+                    None => self.flow.hs_fail("get_token", "no session"),
                 }
             }
-            Err(e) => self.hs_fail(self.token_endpoint.path(), e),
+            Err(e) => self.flow.hs_fail(self.token_endpoint.path(), e),
         }
     }
 }

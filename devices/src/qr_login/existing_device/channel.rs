@@ -1,19 +1,17 @@
 //! B's rendezvous phase (protocol.md §1.1 C1–C4, §1.7 step 3): the QR code B shows
 //! or scans, the secure channel, and the reading of A's messages (M4, M7).
 
-use protocol::qr_login::{is_login_token_protocol, Dialect, Intent, Message, NameStrictness, QrCode};
+use protocol::qr_login::{is_login_token_protocol, Intent, Message};
 
 use super::{ExistingDevice, State};
-use crate::events::{Abort, Decision, DeviceEvent, Outcome};
+use crate::events::{Decision, Outcome};
 use crate::io::{HttpResult, Step};
-use crate::qr_login::link::Link;
 use crate::qr_login::Polling;
 
 impl ExistingDevice {
     pub(super) fn wait_channel(&mut self, now: u64, state: State, what: &str) -> Step {
         self.state = state;
-        self.flow.deadline = now.saturating_add(self.config.timeout_ms);
-        self.flow.poll(now, what)
+        self.flow.wait(now, self.config.timeout_ms, what)
     }
 
     pub(super) fn send(&mut self, state: State, message: &Message) -> Step {
@@ -23,9 +21,7 @@ impl ExistingDevice {
 
     pub(super) fn after_boot(&mut self) -> Step {
         if self.config.shows_code {
-            let link = Link::generator(&mut self.flow.rng);
-            let request = link.create_request(&self.config.homeserver);
-            self.flow.link = Some(link);
+            let request = self.flow.create_rendezvous(&self.config.homeserver, |link| link);
             self.state = State::Creating;
             Step::Http(request)
         } else {
@@ -36,13 +32,6 @@ impl ExistingDevice {
 
     /// C1 answered: show the QR code and wait for the scanner's key.
     pub(super) fn on_created(&mut self, now: u64, result: HttpResult) -> Step {
-        let created = match self.flow.link.as_mut() {
-            Some(link) => link.on_created(&self.config.homeserver, result),
-            None => Err(Abort::RendezvousGone),
-        };
-        if let Err(reason) = created {
-            return self.flow.fail(reason);
-        }
         let intent = self
             .config
             .knobs
@@ -50,59 +39,36 @@ impl ExistingDevice {
             .as_deref()
             .and_then(Intent::from_wire)
             .unwrap_or(Intent::LoginReciprocate);
-        let mut qr = self.flow.link.as_ref().map(|l| l.qr_code(intent));
-        if self.flow.dialect == Dialect::V2 {
-            qr = qr.map(QrCode::with_v2_flow);
-        }
-        if let Some(qr) = qr {
-            self.flow.events.push(DeviceEvent::ShowsQrCode { payload: qr.to_json_string() });
+        if let Err(step) = self.flow.show_code(&self.config.homeserver, result, intent) {
+            return step;
         }
         self.wait_channel(now, State::AwaitKey, "the scanner's key")
     }
 
     /// B as scanner (MSC-only pairing): join the rendezvous and write the key (C3).
     pub(super) fn scan(&mut self, text: &str) -> Step {
-        match QrCode::parse(text, NameStrictness::AcceptStable) {
-            Ok(qr) => {
-                self.flow.dialect = qr.dialect();
-                let link = Link::scanner(&qr, &mut self.flow.rng);
-                let request = link.key_request();
-                self.flow.link = Some(link);
-                self.qr = Some(qr);
+        match self.flow.join(text, |link| link) {
+            Ok(step) => {
                 self.state = State::PuttingKey;
-                match request {
-                    Some(request) => Step::Http(request),
-                    None => self.flow.fail(Abort::RendezvousGone),
-                }
+                step
             }
-            Err(e) => self.flow.fail(Abort::MalformedMessage { reason: format!("QR code: {e}") }),
+            Err(step) => step,
         }
     }
 
     /// C3 answered: the channel is up; wait for A's step 3.
     pub(super) fn on_key_sent(&mut self, now: u64, result: HttpResult) -> Step {
-        let sent = match self.flow.link.as_mut() {
-            Some(link) => link.on_key_sent(result),
-            None => Err(Abort::RendezvousGone),
-        };
-        if let Err(reason) = sent {
-            return self.flow.fail(reason);
+        if let Err(step) = self.flow.key_sent(result) {
+            return step;
         }
-        self.show_check_code();
         self.wait_channel(now, State::AwaitStep3, "the new device's first message")
-    }
-
-    pub(super) fn show_check_code(&mut self) {
-        if let Some(code) = self.flow.link.as_ref().and_then(|l| l.check_code()) {
-            self.flow.events.push(DeviceEvent::ShowsCheckCode { code });
-        }
     }
 
     pub(super) fn on_channel(&mut self, now: u64, result: HttpResult) -> Step {
         let message = match self.flow.on_poll(result) {
             Polling::Step(step) => return step,
             Polling::Key => {
-                self.show_check_code();
+                self.flow.show_check_code();
                 return self.support_check();
             }
             Polling::Message(message) => message,
@@ -112,7 +78,7 @@ impl ExistingDevice {
         }
         match (self.state.clone(), &message) {
             (State::AwaitStep3, Message::Progress) => {
-                let intent = self.qr.as_ref().map(|q| q.intent);
+                let intent = self.flow.qr.as_ref().map(|q| q.intent);
                 let compatible = intent.is_some_and(|i| i.is_compatible_with(Intent::LoginReciprocate));
                 self.flow.decide(Decision::CheckedIntents { compatible });
                 if !compatible {

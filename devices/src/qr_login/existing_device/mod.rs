@@ -19,17 +19,15 @@ mod verify;
 use std::collections::{BTreeSet, VecDeque};
 
 use protocol::device_keys::DeviceKeys;
-use protocol::qr_login::{Message, QrCode};
+use protocol::qr_login::Message;
 
 use super::bootstrap::{BootStep, Bootstrap, Bootstrapped};
 use super::{ExistingDeviceConfig, Flow, Session};
-use crate::events::{Abort, Decision, DeviceEvent, Outcome};
+use crate::events::{Decision, DeviceEvent, Outcome};
 use crate::io::{Command, HttpResult, Step};
 use crate::olm::secrets::SecretName;
 use crate::role::Role;
 use approve::TokenEndpoint;
-
-const STEP_BUDGET: u32 = 20_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Reply {
@@ -70,7 +68,6 @@ pub struct ExistingDevice {
     state: State,
     boot: Bootstrap,
     me: Option<Bootstrapped>,
-    qr: Option<QrCode>,
     caps: (bool, bool, bool),
     token_endpoint: TokenEndpoint,
     new_device: Option<DeviceKeys>,
@@ -79,7 +76,6 @@ pub struct ExistingDevice {
     queue: VecDeque<Reply>,
     quiet_since: u64,
     last_step: Step,
-    budget: u32,
 }
 
 impl std::fmt::Debug for ExistingDevice {
@@ -98,7 +94,6 @@ impl ExistingDevice {
             flow,
             state: State::Boot,
             me: None,
-            qr: None,
             caps: (false, false, false),
             token_endpoint: TokenEndpoint::Stable,
             new_device: None,
@@ -107,16 +102,11 @@ impl ExistingDevice {
             queue: VecDeque::new(),
             quiet_since: 0,
             last_step: Step::Done,
-            budget: 0,
         }
     }
 
     fn session(&self) -> Option<&Session> {
         self.me.as_ref().map(|m| &m.session)
-    }
-
-    fn hs_fail(&mut self, request: &str, detail: impl ToString) -> Step {
-        self.flow.fail(Abort::Homeserver { request: request.to_owned(), detail: detail.to_string() })
     }
 
     fn dispatch_http(&mut self, now: u64, result: HttpResult) -> Step {
@@ -175,7 +165,7 @@ impl ExistingDevice {
                 let since = self.since.clone();
                 match self.session() {
                     Some(s) => Step::Http(s.sync(since.as_deref())),
-                    None => self.hs_fail("sync", "no session"),
+                    None => self.flow.hs_fail("sync", "no session"),
                 }
             }
             _ => self.last_step.clone(),
@@ -199,11 +189,9 @@ impl ExistingDevice {
         if self.flow.done {
             return Step::Done;
         }
-        self.budget += 1;
-        let step = if self.budget > STEP_BUDGET {
-            self.flow.fail(Abort::Timeout { what: format!("the flow within {STEP_BUDGET} steps") })
-        } else {
-            step(self)
+        let step = match self.flow.spend_step() {
+            Some(end) => end,
+            None => step(self),
         };
         let _ = now;
         if self.flow.done {

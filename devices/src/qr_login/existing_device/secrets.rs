@@ -90,7 +90,7 @@ impl ExistingDevice {
     pub(super) fn on_synced(&mut self, now: u64, result: HttpResult) -> Step {
         match json_object(result) {
             Ok(body) => self.on_sync(now, &body),
-            Err(e) => return self.hs_fail("GET /sync", e),
+            Err(e) => return self.flow.hs_fail("GET /sync", e),
         }
         self.serve(now)
     }
@@ -98,6 +98,20 @@ impl ExistingDevice {
     /// The new device as an Olm recipient, if `device_id` is it.
     pub(super) fn recipient(&self, device_id: &str) -> Option<RecipientDevice> {
         self.new_device.as_ref().filter(|d| d.device_id == device_id).map(RecipientDevice::from_device_keys)
+    }
+
+    /// The recipient and the secret for the queued `reply`, or `None` after dropping
+    /// the reply when it cannot be served (not for the new device, or a secret B lacks).
+    fn servable(&mut self, reply: &Reply) -> Option<(RecipientDevice, String)> {
+        let Some(target) = self.recipient(&reply.device_id) else {
+            self.queue.pop_front();
+            return None;
+        };
+        let Some(secret) = self.secret_value(reply.name) else {
+            self.queue.pop_front();
+            return None;
+        };
+        Some((target, secret))
     }
 
     /// Serves the next queued reply, or syncs again, or ends after the quiet period.
@@ -109,17 +123,10 @@ impl ExistingDevice {
             self.state = State::Serving;
             return Step::Sleep { ms: self.flow.poll_ms };
         };
-        let Some(target) = self.recipient(&reply.device_id) else {
-            self.queue.pop_front();
-            return self.serve(now);
-        };
-        let Some(secret) = self.secret_value(reply.name) else {
-            self.queue.pop_front();
-            return self.serve(now);
-        };
+        let Some((target, secret)) = self.servable(&reply) else { return self.serve(now) };
         let content = secret_send_content(&reply.request_id, &secret);
         let txn = self.txn();
-        let Some(me) = self.me.as_mut() else { return self.hs_fail("sendToDevice", "no session") };
+        let Some(me) = self.me.as_mut() else { return self.flow.hs_fail("sendToDevice", "no session") };
         let user = me.session.user_id.clone();
         if self.config.knobs.answer_secrets_unencrypted {
             let body = to_device_body(&user, &reply.device_id, content);
@@ -130,7 +137,7 @@ impl ExistingDevice {
                 &body,
             ));
         }
-        let Some(olm) = me.olm.as_ref() else { return self.hs_fail("sendToDevice", "no Olm identity") };
+        let Some(olm) = me.olm.as_ref() else { return self.flow.hs_fail("sendToDevice", "no Olm identity") };
         if !olm.has_session_with(&target.curve25519) {
             let body = json!({"one_time_keys": {&user: {&reply.device_id: SIGNED_CURVE25519}}});
             self.state = State::Claiming;
@@ -149,8 +156,8 @@ impl ExistingDevice {
         content: Value,
         txn: &str,
     ) -> Step {
-        let Some(me) = self.me.as_mut() else { return self.hs_fail("sendToDevice", "no session") };
-        let Some(olm) = me.olm.as_mut() else { return self.hs_fail("sendToDevice", "no Olm identity") };
+        let Some(me) = self.me.as_mut() else { return self.flow.hs_fail("sendToDevice", "no session") };
+        let Some(olm) = me.olm.as_mut() else { return self.flow.hs_fail("sendToDevice", "no Olm identity") };
         match olm.encrypt_to_device(target, claimed, "m.secret.send", content) {
             Ok(encrypted) => {
                 let body = to_device_body(&me.session.user_id, &reply.device_id, encrypted);
@@ -174,14 +181,7 @@ impl ExistingDevice {
     /// device's Ed25519 key is checked while opening it).
     pub(super) fn on_claimed(&mut self, now: u64, result: HttpResult) -> Step {
         let Some(reply) = self.queue.front().cloned() else { return self.serve(now) };
-        let Some(target) = self.recipient(&reply.device_id) else {
-            self.queue.pop_front();
-            return self.serve(now);
-        };
-        let Some(secret) = self.secret_value(reply.name) else {
-            self.queue.pop_front();
-            return self.serve(now);
-        };
+        let Some((target, secret)) = self.servable(&reply) else { return self.serve(now) };
         let claimed = json_object(result).ok().and_then(|body| {
             let pointer = format!(
                 "/one_time_keys/{}/{}",

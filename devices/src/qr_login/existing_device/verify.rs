@@ -19,7 +19,7 @@ impl ExistingDevice {
     pub(super) fn query_step(&mut self) -> Step {
         match self.session() {
             Some(s) => Step::Http(s.query_own_keys()),
-            None => self.hs_fail("keys/query", "no session"),
+            None => self.flow.hs_fail("keys/query", "no session"),
         }
     }
 
@@ -35,7 +35,7 @@ impl ExistingDevice {
         let user = self.session().map(|s| s.user_id.clone()).unwrap_or_default();
         let body = match json_object(result) {
             Ok(body) => body,
-            Err(e) => return self.hs_fail("POST /keys/query", e),
+            Err(e) => return self.flow.hs_fail("POST /keys/query", e),
         };
         match checks::visible_device(&body, &user, &device_id) {
             Err(reason) => self.flow.security_abort(reason),
@@ -91,7 +91,7 @@ impl ExistingDevice {
             cs.clone()
         };
         if signer.sign_device(&me.session.user_id, &mut object).is_err() {
-            return self.hs_fail("signatures", "cannot sign device keys");
+            return self.flow.hs_fail("signatures", "cannot sign device keys");
         }
         let body = json!({&me.session.user_id: {&device_id: object}});
         let request = me.session.send("POST", "/_matrix/client/v3/keys/signatures/upload", &body);
@@ -119,7 +119,7 @@ impl ExistingDevice {
 
     /// Step 19.
     pub(super) fn send_verified(&mut self) -> Step {
-        let Some(me) = self.me.as_ref() else { return self.hs_fail("verified", "no session") };
+        let Some(me) = self.me.as_ref() else { return self.flow.hs_fail("verified", "no session") };
         let knobs = &self.config.knobs;
         let mut key = me.olm.as_ref().map(|o| o.ed25519_key().to_base64()).unwrap_or_default();
         if knobs.lie_verifying_device_key {

@@ -2,99 +2,56 @@
 //! code A shows or scans, the secure channel, the intent check and the protocol
 //! choice, and the reading of every later channel message.
 
-use protocol::qr_login::{
-    is_login_token_protocol, Dialect, Intent, Message, NameStrictness, QrCode, PROTOCOL_LOGIN_TOKEN,
-};
+use protocol::qr_login::{is_login_token_protocol, Intent, Message, PROTOCOL_LOGIN_TOKEN};
 
 use super::{NewDevice, State};
-use crate::events::{Abort, Decision, DeviceEvent, Outcome};
+use crate::events::{Decision, Outcome};
 use crate::io::{HttpResult, Step};
 use crate::qr_login::link::Link;
-use crate::qr_login::Polling;
+use crate::qr_login::{NewDeviceKnobs, Polling};
 
 impl NewDevice {
     /// A as generator: C1, the create request.
     pub(super) fn create(&mut self) -> Step {
-        let link = Link::generator(&mut self.flow.rng);
-        let link = self.adjust_link(link);
-        let request = link.create_request(&self.config.homeserver);
-        self.flow.link = Some(link);
+        let knobs = &self.config.knobs;
+        let request = self.flow.create_rendezvous(&self.config.homeserver, |link| adjust_link(knobs, link));
         self.state = State::Creating;
         Step::Http(request)
     }
 
     /// C1 answered: show the QR code and wait for the scanner's key.
     pub(super) fn on_created(&mut self, now: u64, result: HttpResult) -> Step {
-        let homeserver = self.config.homeserver.clone();
-        let created = match self.flow.link.as_mut() {
-            Some(link) => link.on_created(&homeserver, result),
-            None => Err(Abort::RendezvousGone),
-        };
-        if let Err(reason) = created {
-            return self.flow.fail(reason);
-        }
         let intent =
             self.config.knobs.qr_intent.as_deref().and_then(Intent::from_wire).unwrap_or(Intent::LoginStart);
-        if let Some(mut qr) = self.flow.link.as_ref().map(|l| l.qr_code(intent)) {
-            if self.flow.dialect == Dialect::V2 {
-                qr = qr.with_v2_flow();
-            }
-            self.flow.events.push(DeviceEvent::ShowsQrCode { payload: qr.to_json_string() });
+        if let Err(step) = self.flow.show_code(&self.config.homeserver, result, intent) {
+            return step;
         }
         self.wait_channel(now, State::AwaitKey, "the scanner's key")
     }
 
     /// A as scanner: join the rendezvous of the scanned code and write the key (C3).
     pub(super) fn scan(&mut self, text: &str) -> Step {
-        match QrCode::parse(text, NameStrictness::AcceptStable) {
-            Ok(qr) => {
-                self.flow.dialect = qr.dialect();
-                let link = Link::scanner(&qr, &mut self.flow.rng);
-                let link = self.adjust_link(link);
-                let request = link.key_request();
-                self.flow.link = Some(link);
-                self.qr = Some(qr);
+        let knobs = &self.config.knobs;
+        match self.flow.join(text, |link| adjust_link(knobs, link)) {
+            Ok(step) => {
                 self.state = State::PuttingKey;
-                match request {
-                    Some(request) => Step::Http(request),
-                    None => self.flow.fail(Abort::RendezvousGone),
-                }
+                step
             }
-            Err(e) => self.flow.fail(Abort::MalformedMessage { reason: format!("QR code: {e}") }),
+            Err(step) => step,
         }
     }
 
     /// C3 answered: the channel is up; wait for B's offer.
     pub(super) fn on_key_sent(&mut self, now: u64, result: HttpResult) -> Step {
-        let sent = match self.flow.link.as_mut() {
-            Some(link) => link.on_key_sent(result),
-            None => Err(Abort::RendezvousGone),
-        };
-        if let Err(reason) = sent {
-            return self.flow.fail(reason);
+        if let Err(step) = self.flow.key_sent(result) {
+            return step;
         }
-        self.show_check_code();
         self.wait_channel(now, State::AwaitOffer { first: true }, "the existing device's offer")
-    }
-
-    pub(super) fn adjust_link(&self, link: Link) -> Link {
-        let mut link = if self.config.knobs.android { link.with_android_ivs() } else { link };
-        if self.config.knobs.tamper_envelope {
-            link.tamper_next_message();
-        }
-        link
-    }
-
-    pub(super) fn show_check_code(&mut self) {
-        if let Some(code) = self.flow.link.as_ref().and_then(|l| l.check_code()) {
-            self.flow.events.push(DeviceEvent::ShowsCheckCode { code });
-        }
     }
 
     pub(super) fn wait_channel(&mut self, now: u64, state: State, what: &str) -> Step {
         self.state = state;
-        self.flow.deadline = now.saturating_add(self.config.timeout_ms);
-        self.flow.poll(now, what)
+        self.flow.wait(now, self.config.timeout_ms, what)
     }
 
     pub(super) fn send(&mut self, state: State, message: &Message) -> Step {
@@ -106,7 +63,7 @@ impl NewDevice {
         if first && !self.config.shows_code {
             // A as scanner checks the intent once the channel is up (Element Android).
             let compatible =
-                self.qr.as_ref().is_some_and(|q| q.intent.is_compatible_with(Intent::LoginStart));
+                self.flow.qr.as_ref().is_some_and(|q| q.intent.is_compatible_with(Intent::LoginStart));
             self.flow.decide(Decision::CheckedIntents { compatible });
             if !compatible {
                 let m1 = Message::IncompatibleIntent { intent: Intent::LoginStart };
@@ -132,7 +89,7 @@ impl NewDevice {
         let message = match self.flow.on_poll(result) {
             Polling::Step(step) => return step,
             Polling::Key => {
-                self.show_check_code();
+                self.flow.show_check_code();
                 return self.send(State::SendingStep3, &Message::Progress);
             }
             Polling::Message(message) => message,
@@ -160,4 +117,13 @@ impl NewDevice {
             _ => self.flow.unexpected("nothing", &message),
         }
     }
+}
+
+/// The link as A's knobs make it: Element Android's IVs, a tampered first message.
+fn adjust_link(knobs: &NewDeviceKnobs, link: Link) -> Link {
+    let mut link = if knobs.android { link.with_android_ivs() } else { link };
+    if knobs.tamper_envelope {
+        link.tamper_next_message();
+    }
+    link
 }

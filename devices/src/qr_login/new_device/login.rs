@@ -27,12 +27,12 @@ impl NewDevice {
     pub(super) fn on_logged_in(&mut self, result: HttpResult) -> Step {
         let body = match json_object(result) {
             Ok(body) => body,
-            Err(e) => return self.hs_fail("POST /login", e),
+            Err(e) => return self.flow.hs_fail("POST /login", e),
         };
         let fields =
             (str_field(&body, "access_token"), str_field(&body, "user_id"), str_field(&body, "device_id"));
         let (Ok(access_token), Ok(user_id), Ok(device_id)) = fields else {
-            return self.hs_fail("POST /login", "answer lacks access_token, user_id or device_id");
+            return self.flow.hs_fail("POST /login", "answer lacks access_token, user_id or device_id");
         };
         self.flow.decide(Decision::LoggedIn { device_id: device_id.clone() });
         let session = Session { base: self.config.homeserver.clone(), access_token, user_id, device_id };
@@ -60,7 +60,7 @@ impl NewDevice {
     /// The keys are on the homeserver: step 15.
     pub(super) fn on_uploaded(&mut self, result: HttpResult) -> Step {
         if let Err(e) = json_object(result) {
-            return self.hs_fail("POST /keys/upload", e);
+            return self.flow.hs_fail("POST /keys/upload", e);
         }
         if let Some(olm) = self.olm.as_mut() {
             olm.mark_published();
@@ -72,7 +72,7 @@ impl NewDevice {
 
     pub(super) fn send_success(&mut self) -> Step {
         let (Some(olm), Some(session)) = (self.olm.as_ref(), self.session.as_ref()) else {
-            return self.hs_fail("login", "no session");
+            return self.flow.hs_fail("login", "no session");
         };
         let mut device =
             LoginDevice { device_id: session.device_id.clone(), device_key: olm.ed25519_key().to_base64() };

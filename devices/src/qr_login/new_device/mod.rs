@@ -17,17 +17,15 @@ mod verify;
 use std::collections::{BTreeMap, VecDeque};
 
 use protocol::keys::Ed25519PublicKey;
-use protocol::qr_login::{Message, QrCode};
+use protocol::qr_login::Message;
 use serde_json::Value;
 
 use super::{Flow, NewDeviceConfig, Session};
-use crate::events::{Abort, DeviceEvent, Outcome};
+use crate::events::{DeviceEvent, Outcome};
 use crate::io::{Command, HttpRequest, HttpResult, Step};
 use crate::olm::secrets::SecretName;
 use crate::olm::DeviceCrypto;
 use crate::role::Role;
-
-const STEP_BUDGET: u32 = 20_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
@@ -55,7 +53,6 @@ pub struct NewDevice {
     config: NewDeviceConfig,
     flow: Flow,
     state: State,
-    qr: Option<QrCode>,
     session: Option<Session>,
     olm: Option<DeviceCrypto>,
     own_keys: Value,
@@ -67,7 +64,6 @@ pub struct NewDevice {
     outbox: VecDeque<HttpRequest>,
     since: Option<String>,
     last_step: Step,
-    budget: u32,
 }
 
 impl std::fmt::Debug for NewDevice {
@@ -85,7 +81,6 @@ impl NewDevice {
             config,
             flow,
             state: State::AwaitScan,
-            qr: None,
             session: None,
             olm: None,
             own_keys: Value::Null,
@@ -97,17 +92,12 @@ impl NewDevice {
             outbox: VecDeque::new(),
             since: None,
             last_step: Step::Done,
-            budget: 0,
         }
     }
 
     /// The secrets accepted so far (name → b64 value).
     pub fn secrets(&self) -> &BTreeMap<String, String> {
         &self.secrets
-    }
-
-    fn hs_fail(&mut self, request: &str, detail: impl ToString) -> Step {
-        self.flow.fail(Abort::Homeserver { request: request.to_owned(), detail: detail.to_string() })
     }
 
     fn dispatch_http(&mut self, now: u64, result: HttpResult) -> Step {
@@ -166,11 +156,9 @@ impl NewDevice {
         if self.flow.done {
             return Step::Done;
         }
-        self.budget += 1;
-        let step = if self.budget > STEP_BUDGET {
-            self.flow.fail(Abort::Timeout { what: format!("the flow within {STEP_BUDGET} steps") })
-        } else {
-            step(self)
+        let step = match self.flow.spend_step() {
+            Some(end) => end,
+            None => step(self),
         };
         if self.flow.done {
             self.state = State::Ended;

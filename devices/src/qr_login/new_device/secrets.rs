@@ -29,7 +29,7 @@ impl NewDevice {
     /// A to-device send answered: the next one, or `/sync`.
     pub(super) fn on_outbox_sent(&mut self, now: u64, result: HttpResult) -> Step {
         if let Err(e) = json_object(result) {
-            return self.hs_fail("PUT /sendToDevice", e);
+            return self.flow.hs_fail("PUT /sendToDevice", e);
         }
         self.next_outbox(now)
     }
@@ -37,7 +37,7 @@ impl NewDevice {
     /// Step 23: one `m.secret.request` per secret B can have, addressed to B.
     pub(super) fn request_secrets(&mut self, now: u64) -> Step {
         let (Some(session), Some(target)) = (self.session.clone(), self.verifying_device.clone()) else {
-            return self.hs_fail("sendToDevice", "no session");
+            return self.flow.hs_fail("sendToDevice", "no session");
         };
         for name in SecretName::ALL {
             let available = match name {
@@ -77,14 +77,14 @@ impl NewDevice {
         self.state = State::Syncing;
         match self.session.as_ref() {
             Some(s) => Step::Http(s.sync(self.since.as_deref())),
-            None => self.hs_fail("sync", "no session"),
+            None => self.flow.hs_fail("sync", "no session"),
         }
     }
 
     pub(super) fn on_sync(&mut self, now: u64, result: HttpResult) -> Step {
         let body = match json_object(result) {
             Ok(body) => body,
-            Err(e) => return self.hs_fail("GET /sync", e),
+            Err(e) => return self.flow.hs_fail("GET /sync", e),
         };
         if let Some(next) = body.get("next_batch").and_then(Value::as_str) {
             self.since = Some(next.to_owned());

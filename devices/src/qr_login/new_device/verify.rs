@@ -25,7 +25,7 @@ impl NewDevice {
         self.state = State::QueryOwn;
         match self.session.as_ref() {
             Some(s) => Step::Http(s.query_own_keys()),
-            None => self.hs_fail("keys/query", "no session"),
+            None => self.flow.hs_fail("keys/query", "no session"),
         }
     }
 
@@ -36,7 +36,7 @@ impl NewDevice {
                 self.own_keys = body;
                 self.wait_channel(now, State::AwaitVerified, "the verified message")
             }
-            Err(e) => self.hs_fail("POST /keys/query", e),
+            Err(e) => self.flow.hs_fail("POST /keys/query", e),
         }
     }
 
@@ -87,7 +87,7 @@ impl NewDevice {
         let _ = now;
         match self.session.as_ref() {
             Some(s) => Step::Http(s.get("/_matrix/client/v3/room_keys/version")),
-            None => self.hs_fail("room_keys", "no session"),
+            None => self.flow.hs_fail("room_keys", "no session"),
         }
     }
 }
