@@ -24,6 +24,7 @@ pub mod realtime;
 pub mod roles;
 pub mod runner;
 pub mod scenario;
+pub mod serve;
 pub mod suite;
 pub mod transcript;
 pub mod verdict;

@@ -106,7 +106,7 @@ fn setup_value<'a>(scenario: &'a Scenario, name: &str, keys: &[&str]) -> Option<
 }
 
 /// The `setup` command and the first command after it for the external role.
-fn commands_for(
+pub(crate) fn commands_for(
     scenario: &Scenario,
     kind: RoleKind,
     context: &roles::Context,
@@ -347,7 +347,7 @@ fn last_line(text: &str) -> String {
 
 /// Adds the device ID the external role logged in or registered with to `names`, so
 /// that the simulated peer's decisions read `checked A's device key`.
-fn learn_external_device(
+pub(crate) fn learn_external_device(
     transcript: &[crate::transcript::TranscriptEntry],
     name: &str,
     names: &mut Vec<(String, String)>,

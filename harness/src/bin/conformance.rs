@@ -83,6 +83,22 @@ enum Cmd {
         #[arg(long, value_name = "MS", default_value_t = 120_000)]
         deadline_ms: u64,
     },
+    /// Serve one scenario in real time for a client that a person drives by hand:
+    /// the mock homeserver and the simulated peer(s), then the verdict.
+    Serve {
+        /// The scenario file.
+        #[arg(long, value_name = "PATH")]
+        scenario: PathBuf,
+        /// The role the person's client plays: new-device, existing-device or registrar.
+        #[arg(long)]
+        role: String,
+        /// Address the mock homeserver binds (port 0 picks a free port).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// Where to write the transcript (default: <scenario name, / as __>.transcript.txt).
+        #[arg(long, value_name = "FILE")]
+        transcript: Option<PathBuf>,
+    },
     /// List the scenarios with their titles and spec steps.
     List {
         /// Scenario files or directories.
@@ -175,6 +191,19 @@ async fn run(cli: Cli) -> Result<bool, String> {
             print!("{}", result.snapshot);
             println!("\n{} {}", result.verdict, result.name);
             print!("{}", result.explain());
+            Ok(result.verdict.is_success())
+        }
+        Cmd::Serve { scenario, role, listen, transcript } => {
+            let kind = harness::adapter::run::parse_role(&role)?;
+            let scenarios = suite::load_all(&[scenario])?;
+            let scenario = scenarios.into_iter().next().ok_or("no scenario at that path")?;
+            let transcript = transcript.unwrap_or_else(|| harness::serve::default_transcript(&scenario));
+            let options =
+                harness::serve::ServeOptions { scenario, kind, listen, transcript: transcript.clone() };
+            let result = harness::serve::serve(options).await?;
+            println!("\n{} {}", result.label(), result.name);
+            print!("{}", result.explain());
+            println!("transcript: {}", transcript.display());
             Ok(result.verdict.is_success())
         }
         Cmd::Device { .. } => Err("`device` is handled before the runtime starts".into()),

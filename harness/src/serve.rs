@@ -1,0 +1,367 @@
+//! `conformance serve`: one scenario in real time for a client that a person drives
+//! by hand.
+//!
+//! The person's client is an external role without an adapter process: a bridge in
+//! this process speaks the adapter protocol to the real-time driver
+//! ([`crate::realtime::run_in_process`]) and talks to the person instead. It prints
+//! what the person needs (the homeserver URL, the credentials, the simulated peer's
+//! QR code and check code) and reads from the person's input the QR payload their
+//! client shows and whether they approve. The person's requests appear in the
+//! homeserver's journal and are attributed to their role. When the simulated roles
+//! are done, or the deadline passes, the expectations that can be checked for an
+//! external role give the verdict.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
+use tokio::sync::mpsc;
+
+use mock_homeserver::{Fault, MockHomeserver, Profile};
+
+use crate::adapter::process::{AdapterProcess, Launch};
+use crate::adapter::protocol::{AdapterCommand, AdapterEvent};
+use crate::adapter::run::{
+    checkable_expectations, role_env, role_name, REGISTRAR_PASSWORD, REGISTRAR_USERNAME,
+};
+use crate::driver::{Participant, RunEnd};
+use crate::expect::{Expectation, Failure, Level};
+use crate::pattern::Pattern;
+use crate::realtime::{self, External, Options, RealtimeEnd};
+use crate::roles;
+use crate::runner::{self, ScenarioResult, ACCOUNT_LOCALPART, ACCOUNT_PASSWORD};
+use crate::scenario::{RoleKind, Scenario};
+use crate::verdict::Verdict;
+
+/// What `conformance serve` runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The role the person's client plays.
+    pub kind: RoleKind,
+    /// Where the mock homeserver listens.
+    pub listen: SocketAddr,
+    /// Where the transcript is written.
+    pub transcript: PathBuf,
+}
+
+/// The default transcript file of a scenario: its name with `/` as `__`, plus
+/// `.transcript.txt`, in the current directory.
+pub fn default_transcript(scenario: &Scenario) -> PathBuf {
+    PathBuf::from(format!("{}.transcript.txt", scenario.name.replace('/', "__")))
+}
+
+/// The expectations that can be checked when a person drives `external`: those of
+/// an external role, without its outcome (a person's client reports none).
+pub fn checkable_by_hand(expectations: &[(Expectation, Level)], external: &str) -> Vec<(Expectation, Level)> {
+    let not_outcome = |p: &Pattern| !(p.actor() == external && matches!(p, Pattern::Finished { .. }));
+    checkable_expectations(expectations, external, false)
+        .into_iter()
+        .filter_map(|(expectation, level)| {
+            let kept = match expectation {
+                Expectation::Outcome { role, .. } if role == external => None,
+                Expectation::Order(steps) => {
+                    let steps: Vec<_> = steps.into_iter().filter(|(_, p)| not_outcome(p)).collect();
+                    (!steps.is_empty()).then_some(Expectation::Order(steps))
+                }
+                Expectation::Never(_, ref p) | Expectation::Count { pattern: ref p, .. } => {
+                    not_outcome(p).then_some(expectation)
+                }
+                other => Some(other),
+            };
+            kept.map(|e| (e, level))
+        })
+        .collect()
+}
+
+/// Prints a line to the person and flushes it.
+fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
+/// The person's input, one line at a time, read on a thread of its own (so that a
+/// blocked read never holds up the runtime's shutdown).
+fn stdin_lines() -> mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let spawned = std::thread::Builder::new().name("serve-stdin".into()).spawn(move || {
+        let stdin = std::io::stdin();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match stdin.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    if tx.send(line.trim().to_owned()).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        say(&format!("cannot read the input: {e}"));
+    }
+    rx
+}
+
+/// The person's answer on the simulated existing device, once the codes are known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Answer {
+    Approve,
+    Decline,
+    Code(String),
+}
+
+/// Plays the person's client towards the driver: reads the driver's commands from
+/// `commands`, writes events to `events`, prints to the person and reads their input.
+struct Bridge {
+    events: DuplexStream,
+    /// Whether the simulated existing device waits for the person's approval.
+    asks_approval: bool,
+    awaiting_qr: bool,
+    peer_code: Option<String>,
+    pending: Option<Answer>,
+    answered: bool,
+}
+
+impl Bridge {
+    async fn emit(&mut self, event: &AdapterEvent) {
+        let mut line = event.to_line();
+        line.push('\n');
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.events.write_all(line.as_bytes())).await;
+    }
+
+    async fn on_command(&mut self, line: &str) {
+        match AdapterCommand::parse(line) {
+            Ok(AdapterCommand::ShowQr { .. }) => {
+                self.awaiting_qr = true;
+                say("Your client shows the QR code: paste its JSON payload here as one line.");
+            }
+            Ok(AdapterCommand::Approve) => say("The simulated user approves (approve on your client too)."),
+            Ok(AdapterCommand::Decline) => say("The simulated user declines (decline on your client too)."),
+            Ok(AdapterCommand::Register { registration_token: Some(token) }) => {
+                say(&format!("registration token: {token}"))
+            }
+            _ => {}
+        }
+    }
+
+    async fn on_display(&mut self, role: &str, what: &str, value: &str) {
+        if what == "QR code" {
+            say(&format!("{role} shows the QR code; scan it with your client, or give it this JSON:"));
+            say(&format!("qr: {value}"));
+            match crate::qr_text::render(value) {
+                Ok(drawing) => say(&drawing),
+                Err(e) => say(&format!("({e})")),
+            }
+        } else {
+            say(&format!("check code of {role}: {value}"));
+            if self.asks_approval {
+                self.peer_code = Some(value.to_owned());
+                say("Compare it with your client's code: type `approve`, `decline`, or the code your client shows.");
+                self.answer_if_ready().await;
+            }
+        }
+    }
+
+    async fn on_input(&mut self, line: &str) {
+        if line.is_empty() {
+            return;
+        }
+        if self.awaiting_qr {
+            match serde_json::from_str::<serde_json::Value>(line) {
+                Ok(_) => {
+                    self.awaiting_qr = false;
+                    say("QR payload read; the simulated peer scans it.");
+                    self.emit(&AdapterEvent::QrCode { payload: line.to_owned() }).await;
+                }
+                Err(e) => say(&format!("that is not JSON ({e}); paste the QR payload as one line")),
+            }
+            return;
+        }
+        if !self.asks_approval || self.answered {
+            say("(nothing to answer now)");
+            return;
+        }
+        self.pending = Some(match line {
+            "approve" => Answer::Approve,
+            "decline" => Answer::Decline,
+            code => Answer::Code(code.to_owned()),
+        });
+        self.answer_if_ready().await;
+    }
+
+    /// Tells the driver the person's check code once the peer's code is known: the
+    /// peer's own code to approve, another to decline.
+    async fn answer_if_ready(&mut self) {
+        let (Some(peer), Some(answer)) = (self.peer_code.clone(), self.pending.clone()) else {
+            return;
+        };
+        let code = match answer {
+            Answer::Approve => peer,
+            Answer::Decline => "declined".to_owned(),
+            Answer::Code(code) => code,
+        };
+        self.answered = true;
+        self.emit(&AdapterEvent::CheckCode { code }).await;
+    }
+}
+
+/// Runs one scenario for a person's client and returns its result; prints to
+/// stdout as it goes and writes the transcript.
+pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
+    let started = Instant::now();
+    let scenario = &options.scenario;
+    let name = role_name(options.kind);
+    let Some(spec) = scenario.roles.iter().find(|r| r.name == name) else {
+        return Err(format!("the scenario has no role {name} ({})", role_env(options.kind)));
+    };
+    if spec.knobs.as_ref().and_then(toml::Value::as_table).is_some_and(|t| !t.is_empty()) {
+        say(&format!(
+            "note: role {name} misbehaves on purpose in this scenario (knobs); your client will not"
+        ));
+    }
+    let mut profile = Profile::named(&scenario.profile).map_err(|e| e.to_string())?;
+    if let Some(o) = &scenario.overrides {
+        profile = profile.with_overrides(o).map_err(|e| e.to_string())?;
+    }
+    let mut builder =
+        MockHomeserver::builder().profile(profile.clone()).seed(scenario.seed).listen(options.listen);
+    for fault in &scenario.faults {
+        let fault: Fault =
+            serde_json::from_value(fault.clone()).map_err(|e| format!("invalid fault: {e}"))?;
+        builder = builder.fault(fault);
+    }
+    let server = builder.start().await.map_err(|e| format!("cannot start the mock homeserver: {e}"))?;
+    server.core().create_account(ACCOUNT_LOCALPART, ACCOUNT_PASSWORD);
+    let context = roles::Context {
+        homeserver: server.base_url().to_owned(),
+        server_name: profile.server_name.clone(),
+        username: ACCOUNT_LOCALPART.to_owned(),
+        password: ACCOUNT_PASSWORD.to_owned(),
+        poll_ms: None,
+    };
+    let mut simulated: Vec<Participant> = Vec::new();
+    let mut names = Vec::new();
+    for spec in &scenario.roles {
+        names.push((roles::device_id_of(&spec.name).to_owned(), spec.name.clone()));
+        if spec.name != name {
+            simulated.push(roles::build_role(spec, scenario, &context)?);
+        }
+    }
+    let (setup, kick_off) = crate::adapter::run::commands_for(scenario, options.kind, &context);
+
+    say(&format!("scenario: {} ({})", scenario.name, scenario.title));
+    say(&format!("homeserver: {}", server.base_url()));
+    say(&format!("you play {name} ({})", role_env(options.kind)));
+    match options.kind {
+        RoleKind::ExistingDevice => {
+            say(&format!("username: {ACCOUNT_LOCALPART}"));
+            say(&format!("password: {ACCOUNT_PASSWORD}"));
+        }
+        RoleKind::Registrar => {
+            say(&format!("register username: {REGISTRAR_USERNAME}"));
+            say(&format!("password: {REGISTRAR_PASSWORD}"));
+        }
+        RoleKind::NewDevice => {}
+    }
+    let asks_approval = options.kind != RoleKind::ExistingDevice && simulated.iter().any(|p| p.name == "B");
+    if asks_approval && !scenario.approve {
+        say("note: in this scenario the user declines on B");
+    }
+    let deadline = Duration::from_millis(scenario.deadline_ms);
+    say(&format!("deadline: {} s", deadline.as_secs()));
+
+    let external = External {
+        name: name.to_owned(),
+        launch: Launch {
+            command: String::new(),
+            homeserver: server.base_url().to_owned(),
+            role: role_env(options.kind).to_owned(),
+            scenario: scenario.name.clone(),
+            poll_ms: None,
+        },
+        setup,
+        kick_off,
+    };
+    let (display_tx, mut displays) = mpsc::unbounded_channel();
+    let run_options = Options {
+        approve: true,
+        approver: if asks_approval { "B".to_owned() } else { String::new() },
+        deadline,
+        ready_timeout: Duration::from_secs(30),
+        external_reports_outcome: false,
+        on_display: Some(display_tx),
+    };
+    let (adapter, commands, events) = AdapterProcess::in_process();
+    let mut bridge =
+        Bridge { events, asks_approval, awaiting_qr: false, peer_code: None, pending: None, answered: false };
+    bridge
+        .emit(&AdapterEvent::Ready { implementation: "a client driven by hand (conformance serve)".into() })
+        .await;
+    let core = server.core().clone();
+    let mut run = tokio::spawn(async move {
+        let mut adapter = adapter;
+        realtime::run_in_process(&mut adapter, core, simulated, external, run_options).await
+    });
+    let mut command_lines = BufReader::new(commands).lines();
+    let mut commands_open = true;
+    let mut input = stdin_lines();
+    let mut input_open = true;
+    let bound = tokio::time::Instant::now() + deadline + Duration::from_secs(30);
+    let run = loop {
+        tokio::select! {
+            joined = &mut run => break joined.map_err(|e| format!("the run failed: {e}"))?,
+            line = command_lines.next_line(), if commands_open => match line {
+                Ok(Some(line)) => bridge.on_command(&line).await,
+                _ => commands_open = false,
+            },
+            Some((role, what, value)) = displays.recv() => bridge.on_display(&role, &what, &value).await,
+            line = input.recv(), if input_open => match line {
+                Some(line) => bridge.on_input(&line).await,
+                None => input_open = false,
+            },
+            _ = tokio::time::sleep_until(bound) => {
+                run.abort();
+                return Err("the run did not end after its deadline".into());
+            }
+        }
+    };
+    crate::adapter::run::learn_external_device(&run.transcript, name, &mut names);
+
+    let mut checked = scenario.clone();
+    checked.expectations = checkable_by_hand(&scenario.expectations, name);
+    let mut result =
+        runner::finish(&checked, run.transcript, names, RunEnd::AllDone, server.base_url(), started);
+    if let RealtimeEnd::Deadline(running) = &run.end {
+        let context = crate::expect::excerpt(
+            &result.transcript,
+            &result.names,
+            result.transcript.len().saturating_sub(15),
+            15,
+        );
+        result.failures.insert(
+            0,
+            Failure {
+                expectation: "deadline".into(),
+                message: format!(
+                    "{} did not finish within the deadline of {} ms (real time)",
+                    running.join(" and "),
+                    deadline.as_millis()
+                ),
+                context,
+                level: Level::Must,
+            },
+        );
+        result.verdict = Verdict::Fail;
+    }
+    std::fs::write(&options.transcript, result.transcript_text())
+        .map_err(|e| format!("{}: {e}", options.transcript.display()))?;
+    server.shutdown().await;
+    Ok(result)
+}
