@@ -120,7 +120,8 @@ enum Answer {
 /// Plays the person's client towards the driver: reads the driver's commands from
 /// `commands`, writes events to `events`, prints to the person and reads their input.
 struct Bridge {
-    events: DuplexStream,
+    /// Closed when the person types `done`: the driver then ends the run.
+    events: Option<DuplexStream>,
     /// Whether the simulated existing device waits for the person's approval.
     asks_approval: bool,
     awaiting_qr: bool,
@@ -131,9 +132,10 @@ struct Bridge {
 
 impl Bridge {
     async fn emit(&mut self, event: &AdapterEvent) {
+        let Some(events) = self.events.as_mut() else { return };
         let mut line = event.to_line();
         line.push('\n');
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.events.write_all(line.as_bytes())).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), events.write_all(line.as_bytes())).await;
     }
 
     async fn on_command(&mut self, line: &str) {
@@ -171,6 +173,11 @@ impl Bridge {
 
     async fn on_input(&mut self, line: &str) {
         if line.is_empty() {
+            return;
+        }
+        if line == "done" {
+            say("The run ends now.");
+            self.events = None;
             return;
         }
         if self.awaiting_qr {
@@ -275,7 +282,10 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
         say("note: in this scenario the user declines on B");
     }
     let deadline = Duration::from_millis(scenario.deadline_ms);
-    say(&format!("deadline: {} s", deadline.as_secs()));
+    say(&format!(
+        "deadline: {} s; the run ends when the simulated roles are done, or type `done` to end it",
+        deadline.as_secs()
+    ));
 
     let external = External {
         name: name.to_owned(),
@@ -295,12 +305,20 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
         approver: if asks_approval { "B".to_owned() } else { String::new() },
         deadline,
         ready_timeout: Duration::from_secs(30),
-        external_reports_outcome: false,
+        // With nobody simulated (the registrar), the run waits for the person: until
+        // they type `done` or the deadline passes.
+        external_reports_outcome: simulated.is_empty(),
         on_display: Some(display_tx),
     };
     let (adapter, commands, events) = AdapterProcess::in_process();
-    let mut bridge =
-        Bridge { events, asks_approval, awaiting_qr: false, peer_code: None, pending: None, answered: false };
+    let mut bridge = Bridge {
+        events: Some(events),
+        asks_approval,
+        awaiting_qr: false,
+        peer_code: None,
+        pending: None,
+        answered: false,
+    };
     bridge
         .emit(&AdapterEvent::Ready { implementation: "a client driven by hand (conformance serve)".into() })
         .await;
@@ -338,7 +356,16 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
     checked.expectations = checkable_by_hand(&scenario.expectations, name);
     let mut result =
         runner::finish(&checked, run.transcript, names, RunEnd::AllDone, server.base_url(), started);
-    if let RealtimeEnd::Deadline(running) = &run.end {
+    if let RealtimeEnd::AdapterFailed(_) = &run.end {
+        // The bridge closed its events: the person typed `done`.
+        say("the person ended the run");
+    }
+    let still_running: Vec<String> = match &run.end {
+        RealtimeEnd::Deadline(running) => running.iter().filter(|r| *r != name).cloned().collect(),
+        _ => Vec::new(),
+    };
+    if !still_running.is_empty() {
+        let running = still_running;
         let context = crate::expect::excerpt(
             &result.transcript,
             &result.names,

@@ -17,7 +17,12 @@ use devices::{Command, DeviceEvent};
 const BOUND: Duration = Duration::from_secs(40);
 
 /// The next stdout line that starts with `prefix` (the rest of it), before `until`.
-fn wait_for(lines: &std_mpsc::Receiver<String>, seen: &mut Vec<String>, prefix: &str, until: Instant) -> String {
+fn wait_for(
+    lines: &std_mpsc::Receiver<String>,
+    seen: &mut Vec<String>,
+    prefix: &str,
+    until: Instant,
+) -> String {
     loop {
         let left = until.saturating_duration_since(Instant::now());
         match lines.recv_timeout(left) {
