@@ -392,3 +392,36 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
     server.shutdown().await;
     Ok(result)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(text: &str) -> Pattern {
+        Pattern::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn the_persons_outcome_decisions_and_displays_are_dropped() {
+        let expectations = vec![
+            (Expectation::Outcome { role: "A".into(), outcome: "verified".into() }, Level::Must),
+            (Expectation::Outcome { role: "B".into(), outcome: "verified".into() }, Level::Must),
+            (
+                Expectation::Order(vec![
+                    ("x".into(), pattern("A -> HS: POST /login 200")),
+                    ("y".into(), pattern("A: marked B verified")),
+                    ("z".into(), pattern("A: finished verified")),
+                ]),
+                Level::Must,
+            ),
+            (Expectation::Never("n".into(), pattern("A: finished error")), Level::Must),
+        ];
+        let kept = checkable_by_hand(&expectations, "A");
+        assert_eq!(kept.len(), 2, "{kept:?}");
+        assert!(matches!(&kept[0].0, Expectation::Outcome { role, .. } if role == "B"));
+        match &kept[1].0 {
+            Expectation::Order(steps) => assert_eq!(steps.len(), 1),
+            other => panic!("{other:?}"),
+        }
+    }
+}
