@@ -95,7 +95,8 @@ enum Cmd {
         /// Address the mock homeserver binds (port 0 picks a free port).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
-        /// Where to write the transcript (default: <scenario name, / as __>.transcript.txt).
+        /// Where to write the transcript (default: the scenario name with / as __, plus
+        /// .transcript.txt, in the current directory).
         #[arg(long, value_name = "FILE")]
         transcript: Option<PathBuf>,
     },
