@@ -46,6 +46,10 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Where the transcript is written.
     pub transcript: PathBuf,
+    /// How long the homeserver stays up after the verdict, so that the person's
+    /// client can finish what it still does (e.g. the existing device's wait for
+    /// more secret requests); `done` or the end of the input stops it sooner.
+    pub linger: Duration,
 }
 
 /// The default transcript file of a scenario: its name with `/` as `__`, plus
@@ -389,6 +393,22 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
     }
     std::fs::write(&options.transcript, result.transcript_text())
         .map_err(|e| format!("{}: {e}", options.transcript.display()))?;
+    say(&format!("\n{} {}", result.label(), result.name));
+    say(result.explain().trim_end());
+    say(&format!("transcript: {}", options.transcript.display()));
+    if !options.linger.is_zero() && input_open {
+        say(&format!(
+            "the homeserver stays up for {} s so your client can finish; type `done` to stop now",
+            options.linger.as_secs()
+        ));
+        let until = tokio::time::Instant::now() + options.linger;
+        loop {
+            match tokio::time::timeout_at(until, input.recv()).await {
+                Ok(Some(line)) if line != "done" => {}
+                _ => break,
+            }
+        }
+    }
     server.shutdown().await;
     Ok(result)
 }

@@ -99,6 +99,10 @@ enum Cmd {
         /// .transcript.txt, in the current directory).
         #[arg(long, value_name = "FILE")]
         transcript: Option<PathBuf>,
+        /// How long the homeserver stays up after the verdict, in milliseconds, so
+        /// that your client can finish (type done to stop sooner).
+        #[arg(long, value_name = "MS", default_value_t = 10_000)]
+        linger_ms: u64,
     },
     /// List the scenarios with their titles and spec steps.
     List {
@@ -194,17 +198,19 @@ async fn run(cli: Cli) -> Result<bool, String> {
             print!("{}", result.explain());
             Ok(result.verdict.is_success())
         }
-        Cmd::Serve { scenario, role, listen, transcript } => {
+        Cmd::Serve { scenario, role, listen, transcript, linger_ms } => {
             let kind = harness::adapter::run::parse_role(&role)?;
             let scenarios = suite::load_all(&[scenario])?;
             let scenario = scenarios.into_iter().next().ok_or("no scenario at that path")?;
             let transcript = transcript.unwrap_or_else(|| harness::serve::default_transcript(&scenario));
-            let options =
-                harness::serve::ServeOptions { scenario, kind, listen, transcript: transcript.clone() };
+            let options = harness::serve::ServeOptions {
+                scenario,
+                kind,
+                listen,
+                transcript,
+                linger: std::time::Duration::from_millis(linger_ms),
+            };
             let result = harness::serve::serve(options).await?;
-            println!("\n{} {}", result.label(), result.name);
-            print!("{}", result.explain());
-            println!("transcript: {}", transcript.display());
             Ok(result.verdict.is_success())
         }
         Cmd::Device { .. } => Err("`device` is handled before the runtime starts".into()),
