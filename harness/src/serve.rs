@@ -394,7 +394,10 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
     std::fs::write(&options.transcript, result.transcript_text())
         .map_err(|e| format!("{}: {e}", options.transcript.display()))?;
     say(&format!("\n{} {}", result.label(), result.name));
-    say(result.explain().trim_end());
+    let explained = result.explain();
+    if !explained.is_empty() {
+        say(explained.trim_end());
+    }
     say(&format!("transcript: {}", options.transcript.display()));
     if !options.linger.is_zero() && input_open {
         say(&format!(
