@@ -46,6 +46,9 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Where the transcript is written.
     pub transcript: PathBuf,
+    /// The URL clients reach the homeserver at, when it is not the bound address
+    /// (e.g. `http://192.168.1.20:8008` with `--listen 0.0.0.0:8008`, for a phone).
+    pub public_url: Option<String>,
     /// How long the homeserver stays up after the verdict, so that the person's
     /// client can finish what it still does (e.g. the existing device's wait for
     /// more secret requests); `done` or the end of the input stops it sooner.
@@ -249,9 +252,12 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
         builder = builder.fault(fault);
     }
     let server = builder.start().await.map_err(|e| format!("cannot start the mock homeserver: {e}"))?;
+    let base_url = options.public_url.clone().unwrap_or_else(|| server.base_url().to_owned());
+    let base_url = base_url.trim_end_matches('/').to_owned();
+    server.core().set_base_url(&base_url);
     server.core().create_account(ACCOUNT_LOCALPART, ACCOUNT_PASSWORD);
     let context = roles::Context {
-        homeserver: server.base_url().to_owned(),
+        homeserver: base_url.clone(),
         server_name: profile.server_name.clone(),
         username: ACCOUNT_LOCALPART.to_owned(),
         password: ACCOUNT_PASSWORD.to_owned(),
@@ -268,7 +274,7 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
     let (setup, kick_off) = crate::adapter::run::commands_for(scenario, options.kind, &context);
 
     say(&format!("scenario: {} ({})", scenario.name, scenario.title));
-    say(&format!("homeserver: {}", server.base_url()));
+    say(&format!("homeserver: {}", &base_url));
     say(&format!("you play {name} ({})", role_env(options.kind)));
     match options.kind {
         RoleKind::ExistingDevice => {
@@ -295,7 +301,7 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
         name: name.to_owned(),
         launch: Launch {
             command: String::new(),
-            homeserver: server.base_url().to_owned(),
+            homeserver: base_url.clone(),
             role: role_env(options.kind).to_owned(),
             scenario: scenario.name.clone(),
             poll_ms: None,
@@ -358,8 +364,7 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
 
     let mut checked = scenario.clone();
     checked.expectations = checkable_by_hand(&scenario.expectations, name);
-    let mut result =
-        runner::finish(&checked, run.transcript, names, RunEnd::AllDone, server.base_url(), started);
+    let mut result = runner::finish(&checked, run.transcript, names, RunEnd::AllDone, &base_url, started);
     if let RealtimeEnd::AdapterFailed(_) = &run.end {
         // The bridge closed its events: the person typed `done`.
         say("the person ended the run");

@@ -103,6 +103,10 @@ enum Cmd {
         /// that your client can finish (type done to stop sooner).
         #[arg(long, value_name = "MS", default_value_t = 10_000)]
         linger_ms: u64,
+        /// The URL clients reach the homeserver at, when not the bound address, e.g.
+        /// http://192.168.1.20:8008 with --listen 0.0.0.0:8008 (it goes into the QR code).
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
     },
     /// List the scenarios with their titles and spec steps.
     List {
@@ -198,7 +202,7 @@ async fn run(cli: Cli) -> Result<bool, String> {
             print!("{}", result.explain());
             Ok(result.verdict.is_success())
         }
-        Cmd::Serve { scenario, role, listen, transcript, linger_ms } => {
+        Cmd::Serve { scenario, role, listen, transcript, linger_ms, public_url } => {
             let kind = harness::adapter::run::parse_role(&role)?;
             let scenarios = suite::load_all(&[scenario])?;
             let scenario = scenarios.into_iter().next().ok_or("no scenario at that path")?;
@@ -209,6 +213,7 @@ async fn run(cli: Cli) -> Result<bool, String> {
                 listen,
                 transcript,
                 linger: std::time::Duration::from_millis(linger_ms),
+                public_url,
             };
             let result = harness::serve::serve(options).await?;
             Ok(result.verdict.is_success())
