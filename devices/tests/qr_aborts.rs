@@ -38,6 +38,12 @@ fn b_never_signed_a(env: &Env, run: &support::Run) {
     )));
 }
 
+/// A aborted after M8 while B served secrets: B read A's security error on the
+/// rendezvous and ended with it.
+fn b_reads_the_security_error(run: &support::Run) {
+    assert_eq!(run.outcome_b(), Some(security(&Abort::PeerSecurityError)), "B: {:#?}", run.b);
+}
+
 fn b_outcome_reason(run: &support::Run) -> Abort {
     match run.outcome_b() {
         Some(Outcome::SecurityError { reason }) => reason,
@@ -98,6 +104,7 @@ async fn wrong_verifying_device_key_a_aborts_before_requesting() {
     let run = run(&env, env.a_config(), b, true).await;
     assert!(matches!(a_outcome_reason(&run), Abort::VerifyingDeviceKeyMismatch { .. }));
     no_trust_effects_on_a(&env, &run);
+    b_reads_the_security_error(&run);
 }
 
 #[tokio::test]
@@ -108,6 +115,7 @@ async fn wrong_verifying_device_id_a_aborts_before_requesting() {
     let run = run(&env, env.a_config(), b, true).await;
     assert!(matches!(a_outcome_reason(&run), Abort::VerifyingDeviceUnknown { .. }));
     no_trust_effects_on_a(&env, &run);
+    b_reads_the_security_error(&run);
 }
 
 #[tokio::test]
@@ -118,6 +126,7 @@ async fn wrong_master_key_a_aborts() {
     let run = run(&env, env.a_config(), b, true).await;
     assert!(matches!(a_outcome_reason(&run), Abort::MasterKeyMismatch { .. }));
     no_trust_effects_on_a(&env, &run);
+    b_reads_the_security_error(&run);
 }
 
 #[tokio::test]
@@ -129,6 +138,7 @@ async fn master_key_missing_on_the_homeserver_a_aborts() {
     let run = run(&env, env.a_config(), b, true).await;
     assert_eq!(a_outcome_reason(&run), Abort::MasterKeyMissingOnHomeserver);
     no_trust_effects_on_a(&env, &run);
+    b_reads_the_security_error(&run);
 }
 
 #[tokio::test]

@@ -271,11 +271,14 @@ async fn session(
                             Ok(o) => {
                                 out.reported_reason =
                                     reason.as_deref().is_some_and(crate::adapter::protocol::is_known_reason);
-                                let mut rec = lock(recorder);
+                                let mut entries = Vec::new();
                                 if !detail.is_empty() {
-                                    rec.push(Entry::Note { actor: name.clone(), text: format!("outcome detail: {detail}") });
+                                    entries.push(Entry::Note { actor: name.clone(), text: format!("outcome detail: {detail}") });
                                 }
-                                rec.push(Entry::Finished { actor: name.clone(), outcome: o });
+                                entries.push(Entry::Finished { actor: name.clone(), outcome: o });
+                                // Its last requests may still be held back behind one
+                                // of the simulated role's in flight: the ending waits.
+                                lock(recorder).push_after_journal(entries);
                             }
                             Err(reason) => {
                                 break RealtimeEnd::AdapterFailed(AdapterError::Malformed(

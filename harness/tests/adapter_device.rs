@@ -170,13 +170,8 @@ fn the_simulated_registrar_passes_both_ways() {
 }
 
 /// The whole suite both ways: in process, then through `conformance device` once per
-/// role, the scenarios of each role in parallel, with a short poll.
-///
-/// Ignored until the abort-a scenarios agree: through the adapter the simulated B
-/// stops reading the rendezvous after M8, so A's `m.login.finish
-/// outcome=e2ee_security_error` is never seen. Run with `--ignored`.
+/// role, the scenarios of each role in parallel, with a short poll (about a minute).
 #[test]
-#[ignore = "the abort-a scenarios differ through the adapter as new-device; run with --ignored"]
 fn the_whole_suite_gets_the_same_verdicts_through_the_adapter() {
     let root = harness::suite::default_scenarios_dir();
     let scenarios = harness::suite::load_all(&[root]).expect("the suite loads");

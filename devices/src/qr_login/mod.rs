@@ -302,6 +302,22 @@ impl Flow {
         }
     }
 
+    /// Reads the answer to a poll made on the side of the role's main work (B reading
+    /// the rendezvous while it serves secrets): `Ok(Some(message))` for a message
+    /// (reported as received), `Ok(None)` for nothing new or a message that does not
+    /// parse, `Err` when the rendezvous cannot be read any more. Unlike
+    /// [`Flow::on_poll`], it never ends the role.
+    pub fn on_side_poll(&mut self, result: HttpResult) -> Result<Option<Message>, Abort> {
+        let link = self.link.as_mut().ok_or_else(|| Abort::Channel { reason: "no rendezvous".into() })?;
+        match link.on_polled(result)? {
+            Polled::Nothing | Polled::KeyReceived => Ok(None),
+            Polled::Message(value) => {
+                self.events.push(DeviceEvent::ChannelReceived { message: value.clone(), encrypted: true });
+                Ok(Message::parse(&value, self.dialect).ok())
+            }
+        }
+    }
+
     /// The endings every wait shares: a received terminal message ends the role, and
     /// as the last reader of the rendezvous it deletes it.
     pub fn terminal(&mut self, message: &Message) -> Option<Step> {

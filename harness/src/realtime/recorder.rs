@@ -6,6 +6,10 @@
 //! with the same method, path and status. Every other entry is the external
 //! client's. Entries are moved into the transcript in journal order, never past an
 //! entry that may still turn out to be the simulated role's.
+//!
+//! The external role's outcome waits the same way: it is recorded once every journal
+//! entry made before the role reported it is in the transcript, right after the last
+//! of them, so that the ending never comes before the role's own last requests.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,6 +33,9 @@ pub struct Recorder {
     /// Index in the transcript of the external role's rendezvous write whose
     /// message the simulated role last received.
     last_write_read: Option<usize>,
+    /// Entries of the external role held back until the journal entries up to the
+    /// sequence number with them are in the transcript ([`Recorder::push_after_journal`]).
+    held: Vec<(u64, Entry)>,
     /// Everything recorded so far.
     pub transcript: Vec<TranscriptEntry>,
 }
@@ -45,6 +52,7 @@ impl Recorder {
             read_up_to,
             in_flight: None,
             last_write_read: None,
+            held: Vec::new(),
             transcript: Vec::new(),
         }
     }
@@ -63,7 +71,37 @@ impl Recorder {
         }
     }
 
+    /// Records `entries` once every journal entry made so far is in the transcript
+    /// (at once when none is held back): an external role's report comes after the
+    /// requests it made before reporting.
+    pub fn push_after_journal(&mut self, entries: Vec<Entry>) {
+        self.read_journal();
+        let up_to = self.read_up_to;
+        self.held.extend(entries.into_iter().map(|entry| (up_to, entry)));
+        self.release_held(None);
+    }
+
+    /// Records the held entries that may come now: before the journal entry `next`
+    /// about to be recorded, those that wait for earlier entries only; with `None`,
+    /// those no entry still in the backlog is waited for.
+    fn release_held(&mut self, next: Option<u64>) {
+        if self.held.is_empty() {
+            return;
+        }
+        let pending = self.backlog.iter().map(|e| e.seq).min();
+        let ready = |up_to: u64| match next {
+            Some(seq) => up_to < seq,
+            None => pending.is_none_or(|seq| up_to < seq),
+        };
+        let count = self.held.iter().take_while(|(up_to, _)| ready(*up_to)).count();
+        let released: Vec<_> = self.held.drain(..count).collect();
+        for (_, entry) in released {
+            self.push(entry);
+        }
+    }
+
     fn push_http(&mut self, actor: &str, entry: JournalEntry) {
+        self.release_held(Some(entry.seq));
         self.push(Entry::Http {
             actor: actor.to_owned(),
             method: entry.method,
@@ -88,6 +126,7 @@ impl Recorder {
         for entry in ready {
             self.push_http(&external, entry);
         }
+        self.release_held(None);
     }
 
     /// The simulated role is about to send a request.
@@ -121,6 +160,7 @@ impl Recorder {
             }
         }
         self.backlog = later;
+        self.release_held(None);
     }
 
     /// No request of the simulated role is in flight any more (the run is over).
@@ -236,6 +276,51 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn summary(recorder: &Recorder) -> Vec<String> {
+        let actor_and_kind = |t: &TranscriptEntry| match &t.entry {
+            Entry::Http { actor, method, path, .. } => format!("{actor} {method} {path}"),
+            Entry::Finished { actor, .. } => format!("{actor} finished"),
+            Entry::Note { actor, text } => format!("{actor} note {text}"),
+            _ => "other".to_owned(),
+        };
+        recorder.transcript.iter().map(actor_and_kind).collect()
+    }
+
+    #[test]
+    fn an_external_outcome_waits_for_its_requests_held_behind_a_simulated_one() {
+        let homeserver = Arc::new(Homeserver::new(mock_homeserver::Profile::default(), 1));
+        let mut recorder = Recorder::new(homeserver.clone(), "B");
+        // A (simulated) sends a request; B (external) makes one of its own and reports
+        // its outcome before A's request reaches the homeserver.
+        recorder.begin_request();
+        homeserver.handle(mock_homeserver::Request::get("/_matrix/client/versions"));
+        recorder.absorb_external();
+        recorder.push_after_journal(vec![
+            Entry::Note { actor: "B".into(), text: "detail".into() },
+            Entry::Finished { actor: "B".into(), outcome: devices::Outcome::Verified },
+        ]);
+        assert!(summary(&recorder).is_empty(), "B's request is held behind A's, so is its outcome");
+        let answer = homeserver.handle(mock_homeserver::Request::get("/_matrix/client/v3/nonexistent"));
+        let request = HttpRequest::new("GET", "http://hs/_matrix/client/v3/nonexistent");
+        let result = Ok(devices::HttpResponse { status: answer.status, headers: vec![], body: vec![] });
+        recorder.end_request("A", &request, &result);
+        assert_eq!(
+            summary(&recorder),
+            [
+                "B GET /_matrix/client/versions",
+                "B note detail",
+                "B finished",
+                "A GET /_matrix/client/v3/nonexistent"
+            ]
+        );
+        // Nothing held back: the outcome is recorded at once.
+        recorder.push_after_journal(vec![Entry::Finished {
+            actor: "B".into(),
+            outcome: devices::Outcome::Verified,
+        }]);
+        assert_eq!(summary(&recorder).last().map(String::as_str), Some("B finished"));
+    }
 
     #[test]
     fn paths_and_escapes() {

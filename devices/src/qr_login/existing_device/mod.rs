@@ -9,7 +9,8 @@
 //!   the token (steps 4–12);
 //! * [`verify`]: A's device on the homeserver, the cross-signature and M8
 //!   (steps 16–19);
-//! * [`secrets`]: serving A's secret requests (§6.3).
+//! * [`secrets`]: serving A's secret requests (§6.3), while reading the rendezvous
+//!   for A's last message.
 
 mod approve;
 mod channel;
@@ -56,6 +57,7 @@ enum State {
     SignatureUpload { device_id: String },
     SendingVerified,
     Serving,
+    ReadingRendezvous,
     Claiming,
     SendingSecret,
     Ended,
@@ -75,6 +77,9 @@ pub struct ExistingDevice {
     since: Option<String>,
     queue: VecDeque<Reply>,
     quiet_since: u64,
+    /// Whether B still reads the rendezvous while it serves secrets (until it is
+    /// gone or unreadable).
+    rendezvous_open: bool,
     last_step: Step,
 }
 
@@ -101,6 +106,7 @@ impl ExistingDevice {
             since: None,
             queue: VecDeque::new(),
             quiet_since: 0,
+            rendezvous_open: true,
             last_step: Step::Done,
         }
     }
@@ -149,6 +155,7 @@ impl ExistingDevice {
             State::SignatureUpload { device_id } => self.on_signature_uploaded(result, device_id),
             State::SendingVerified => self.on_verified_sent(now, result),
             State::Serving => self.on_synced(now, result),
+            State::ReadingRendezvous => self.on_served_poll(result),
             State::Claiming => self.on_claimed(now, result),
             State::SendingSecret => self.on_secret_sent(now, result),
             State::AwaitScan | State::AwaitApproval | State::Ended => self.last_step.clone(),
@@ -161,13 +168,7 @@ impl ExistingDevice {
         }
         match self.state.clone() {
             State::QueryDevice { .. } => self.query_step(),
-            State::Serving => {
-                let since = self.since.clone();
-                match self.session() {
-                    Some(s) => Step::Http(s.sync(since.as_deref())),
-                    None => self.flow.hs_fail("sync", "no session"),
-                }
-            }
+            State::Serving => self.serving_poll(),
             _ => self.last_step.clone(),
         }
     }

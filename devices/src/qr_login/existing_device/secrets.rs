@@ -1,6 +1,8 @@
 //! B's secrets phase (protocol.md §6.3): `/sync` for A's `m.secret.request`s, the
 //! rules for answering, an Olm session from a claimed one-time key, and the
-//! encrypted `m.secret.send`.
+//! encrypted `m.secret.send`. Between two `/sync`s B also reads the rendezvous: A
+//! checks M8 only after B sent it (steps 20–22), so A's security error, or another
+//! final message, arrives while B serves.
 
 use rand::RngCore;
 use serde_json::{json, Value};
@@ -13,6 +15,7 @@ use crate::olm::secrets::{
     encode_ed25519_seed, parse_secret_request, secret_send_content, SecretAction, SecretName,
 };
 use crate::olm::{to_device_body, RecipientDevice, ENCRYPTED_EVENT_TYPE, SIGNED_CURVE25519};
+use crate::qr_login::link::Link;
 
 impl ExistingDevice {
     pub(super) fn secret_value(&mut self, name: SecretName) -> Option<String> {
@@ -84,6 +87,45 @@ impl ExistingDevice {
                 self.flow.decide(refuse("secret not held"));
             }
         }
+    }
+
+    /// A pause in serving is over: read the rendezvous for a last message of A (as
+    /// long as it can be read), then `/sync` for A's secret requests.
+    pub(super) fn serving_poll(&mut self) -> Step {
+        if self.rendezvous_open {
+            if let Some(request) = self.flow.link.as_ref().and_then(Link::poll_request) {
+                self.state = State::ReadingRendezvous;
+                return Step::Http(request);
+            }
+        }
+        self.sync_step()
+    }
+
+    fn sync_step(&mut self) -> Step {
+        self.state = State::Serving;
+        let since = self.since.clone();
+        match self.session() {
+            Some(s) => Step::Http(s.sync(since.as_deref())),
+            None => self.flow.hs_fail("sync", "no session"),
+        }
+    }
+
+    /// The rendezvous read while serving. A final message of A (its security error
+    /// after checking M8, a cancel) ends B as it ends every wait: with the peer's
+    /// ending, deleting the rendezvous as the last reader ([`crate::qr_login::Flow::terminal`]).
+    /// Nothing new, or any other message, leaves B serving; so does a rendezvous
+    /// that is gone or unreadable, which B then stops reading.
+    pub(super) fn on_served_poll(&mut self, result: HttpResult) -> Step {
+        match self.flow.on_side_poll(result) {
+            Ok(Some(message)) => {
+                if let Some(step) = self.flow.terminal(&message) {
+                    return step;
+                }
+            }
+            Ok(None) => {}
+            Err(_) => self.rendezvous_open = false,
+        }
+        self.sync_step()
     }
 
     /// A `/sync` answer: queue the replies, then serve.
