@@ -164,16 +164,7 @@ impl Driver {
     fn absorb_journal(&mut self, actor: &str) {
         for entry in self.homeserver.journal_since(self.journal_seen) {
             self.journal_seen = entry.seq;
-            self.push(Entry::Http {
-                actor: actor.to_owned(),
-                method: entry.method,
-                path: entry.path,
-                query: entry.query,
-                status: entry.status,
-                request: entry.request,
-                response: entry.response,
-                faults: entry.faults,
-            });
+            self.push(Entry::http(actor, entry));
         }
     }
 

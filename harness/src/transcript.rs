@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use devices::{Abort, Decision, Outcome};
-use mock_homeserver::JournalBody;
+use mock_homeserver::{JournalBody, JournalEntry};
 
 /// One thing that happened.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -234,6 +234,20 @@ pub fn outcome_line(outcome: &Outcome) -> String {
 }
 
 impl Entry {
+    /// An HTTP exchange from the homeserver's journal, made by `actor`.
+    pub fn http(actor: &str, entry: JournalEntry) -> Entry {
+        Entry::Http {
+            actor: actor.to_owned(),
+            method: entry.method,
+            path: entry.path,
+            query: entry.query,
+            status: entry.status,
+            request: entry.request,
+            response: entry.response,
+            faults: entry.faults,
+        }
+    }
+
     /// The one-line form, as scenario files write events.
     pub fn line(&self, names: &dyn DeviceNames) -> String {
         match self {

@@ -75,6 +75,17 @@ pub fn sign_json(
     key: &Ed25519Keypair,
 ) -> Result<(), SignJsonError> {
     let signature = signature_for(value, key)?;
+    insert_signature(value, entity, key_id, &signature)
+}
+
+/// Stores a signature made elsewhere (for example by an Olm account) at
+/// `signatures[entity][key_id]`, keeping the other signatures.
+pub fn insert_signature(
+    value: &mut Value,
+    entity: &str,
+    key_id: &KeyId,
+    signature: &Ed25519Signature,
+) -> Result<(), SignJsonError> {
     let object = value.as_object_mut().ok_or(SignJsonError::NotAnObject)?;
     let signatures = object
         .entry("signatures")

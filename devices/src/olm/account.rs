@@ -92,7 +92,7 @@ impl DeviceCrypto {
             other => SignJsonError::NotCanonical(other),
         })?;
         let signature = self.sign(input.as_bytes());
-        insert_signature(value, &self.user_id, &self.ed25519_key_id(), &signature)
+        signing::insert_signature(value, &self.user_id, &self.ed25519_key_id(), &signature)
     }
 
     fn unsigned_device_keys(&self) -> Value {
@@ -178,26 +178,4 @@ impl DeviceCrypto {
     pub fn session_count(&self, curve25519: &Curve25519PublicKey) -> usize {
         self.sessions.get(curve25519).map_or(0, Vec::len)
     }
-}
-
-/// Stores `signature` at `signatures[entity][key_id]`.
-fn insert_signature(
-    value: &mut Value,
-    entity: &str,
-    key_id: &KeyId,
-    signature: &Ed25519Signature,
-) -> Result<(), SignJsonError> {
-    let object = value.as_object_mut().ok_or(SignJsonError::NotAnObject)?;
-    let signatures = object
-        .entry("signatures")
-        .or_insert_with(|| Value::Object(Map::new()))
-        .as_object_mut()
-        .ok_or(SignJsonError::MalformedSignatures)?;
-    let by_entity = signatures
-        .entry(entity)
-        .or_insert_with(|| Value::Object(Map::new()))
-        .as_object_mut()
-        .ok_or(SignJsonError::MalformedSignatures)?;
-    by_entity.insert(key_id.to_string(), Value::String(signature.to_base64()));
-    Ok(())
 }

@@ -102,16 +102,7 @@ impl Recorder {
 
     fn push_http(&mut self, actor: &str, entry: JournalEntry) {
         self.release_held(Some(entry.seq));
-        self.push(Entry::Http {
-            actor: actor.to_owned(),
-            method: entry.method,
-            path: entry.path,
-            query: entry.query,
-            status: entry.status,
-            request: entry.request,
-            response: entry.response,
-            faults: entry.faults,
-        });
+        self.push(Entry::http(actor, entry));
     }
 
     /// Moves the journal entries that cannot be the simulated role's into the
