@@ -167,19 +167,8 @@ impl AdapterCommand {
     }
 }
 
-/// The outcome names an adapter may report.
-pub const OUTCOME_NAMES: [&str; 10] = [
-    "verified",
-    "success",
-    "security_error",
-    "declined",
-    "cancelled",
-    "unsupported",
-    "incompatible_intent",
-    "expired",
-    "rejected",
-    "error",
-];
+/// The outcome names an adapter may report: the same names scenario files use.
+pub const OUTCOME_NAMES: [&str; 10] = crate::pattern::OUTCOMES;
 
 /// Turns a reported outcome into the device crate's [`Outcome`]. A missing or
 /// unknown `reason` of `security_error`/`error` becomes
