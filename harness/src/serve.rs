@@ -131,7 +131,13 @@ struct Bridge {
     events: Option<DuplexStream>,
     /// Whether the simulated existing device waits for the person's approval.
     asks_approval: bool,
+    /// Whether the person's client shows the QR code in this scenario.
+    shows_qr: bool,
     awaiting_qr: bool,
+    qr_handed_over: bool,
+    /// A QR payload the person pasted before the run asked for it (they may be
+    /// quicker than the driver): handed over as soon as it does.
+    early_qr: Option<String>,
     peer_code: Option<String>,
     pending: Option<Answer>,
     answered: bool,
@@ -147,10 +153,17 @@ impl Bridge {
 
     async fn on_command(&mut self, line: &str) {
         match AdapterCommand::parse(line) {
-            Ok(AdapterCommand::ShowQr { .. }) => {
-                self.awaiting_qr = true;
-                say("Your client shows the QR code: paste its JSON payload here as one line.");
-            }
+            Ok(AdapterCommand::ShowQr { .. }) => match self.early_qr.take() {
+                Some(payload) => {
+                    say("The simulated peer scans the QR payload you pasted.");
+                    self.qr_handed_over = true;
+                    self.emit(&AdapterEvent::QrCode { payload }).await;
+                }
+                None => {
+                    self.awaiting_qr = true;
+                    say("Your client shows the QR code: paste its JSON payload here as one line.");
+                }
+            },
             Ok(AdapterCommand::Approve) => say("The simulated user approves (approve on your client too)."),
             Ok(AdapterCommand::Decline) => say("The simulated user declines (decline on your client too)."),
             Ok(AdapterCommand::Register { registration_token: Some(token) }) => {
@@ -191,8 +204,19 @@ impl Bridge {
             match serde_json::from_str::<serde_json::Value>(line) {
                 Ok(_) => {
                     self.awaiting_qr = false;
+                    self.qr_handed_over = true;
                     say("QR payload read; the simulated peer scans it.");
                     self.emit(&AdapterEvent::QrCode { payload: line.to_owned() }).await;
+                }
+                Err(e) => say(&format!("that is not JSON ({e}); paste the QR payload as one line")),
+            }
+            return;
+        }
+        if self.shows_qr && line.starts_with('{') && self.early_qr.is_none() && !self.qr_handed_over {
+            match serde_json::from_str::<serde_json::Value>(line) {
+                Ok(_) => {
+                    say("QR payload read; the simulated peer scans it once the run is ready.");
+                    self.early_qr = Some(line.to_owned());
                 }
                 Err(e) => say(&format!("that is not JSON ({e}); paste the QR payload as one line")),
             }
@@ -324,7 +348,10 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
     let mut bridge = Bridge {
         events: Some(events),
         asks_approval,
+        shows_qr: scenario.shows_code == name,
         awaiting_qr: false,
+        qr_handed_over: false,
+        early_qr: None,
         peer_code: None,
         pending: None,
         answered: false,
@@ -427,6 +454,51 @@ mod tests {
 
     fn pattern(text: &str) -> Pattern {
         Pattern::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    fn bridge(shows_qr: bool) -> (Bridge, DuplexStream) {
+        let (ours, theirs) = tokio::io::duplex(4096);
+        let bridge = Bridge {
+            events: Some(ours),
+            asks_approval: false,
+            shows_qr,
+            awaiting_qr: false,
+            qr_handed_over: false,
+            early_qr: None,
+            peer_code: None,
+            pending: None,
+            answered: false,
+        };
+        (bridge, theirs)
+    }
+
+    async fn next_event(events: &mut tokio::io::Lines<BufReader<DuplexStream>>) -> Option<AdapterEvent> {
+        let line = tokio::time::timeout(Duration::from_millis(200), events.next_line()).await.ok()?;
+        AdapterEvent::parse(&line.ok()??).ok()
+    }
+
+    #[tokio::test]
+    async fn a_qr_payload_pasted_before_the_run_asks_is_handed_over_when_it_does() {
+        let (mut bridge, theirs) = bridge(true);
+        let mut events = BufReader::new(theirs).lines();
+        let payload = r#"{"rendezvous":{"url":"http://127.0.0.1:1/r/x"}}"#;
+        bridge.on_input(payload).await;
+        assert_eq!(next_event(&mut events).await, None, "nothing before the run asks");
+        bridge.on_command(&AdapterCommand::ShowQr { dialect: "v1".into() }.to_line()).await;
+        assert_eq!(next_event(&mut events).await, Some(AdapterEvent::QrCode { payload: payload.into() }));
+        // A second paste is not a second QR code.
+        bridge.on_input(payload).await;
+        assert_eq!(next_event(&mut events).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_qr_payload_is_not_held_when_the_persons_client_does_not_show_the_code() {
+        let (mut bridge, theirs) = bridge(false);
+        let mut events = BufReader::new(theirs).lines();
+        bridge.on_input(r#"{"intent":"login.start"}"#).await;
+        bridge.on_command(&AdapterCommand::ShowQr { dialect: "v1".into() }.to_line()).await;
+        assert_eq!(next_event(&mut events).await, None);
+        assert_eq!(bridge.early_qr, None);
     }
 
     #[test]

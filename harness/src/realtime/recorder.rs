@@ -41,15 +41,18 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder for `homeserver`; unclaimed requests are attributed to `external`.
+    /// A recorder for `homeserver`, a server of this run alone; unclaimed requests are
+    /// attributed to `external`. The journal is read from its first entry: an
+    /// external client may well have logged in before the run started (a person
+    /// does as soon as `conformance serve` prints the credentials), and those
+    /// requests belong in its transcript.
     pub fn new(homeserver: Arc<Homeserver>, external: &str) -> Self {
-        let read_up_to = homeserver.journal().last().map(|e| e.seq).unwrap_or(0);
         Self {
             homeserver,
             started: Instant::now(),
             external: external.to_owned(),
             backlog: Vec::new(),
-            read_up_to,
+            read_up_to: 0,
             in_flight: None,
             last_write_read: None,
             held: Vec::new(),
@@ -311,6 +314,16 @@ mod tests {
             outcome: devices::Outcome::Verified,
         }]);
         assert_eq!(summary(&recorder).last().map(String::as_str), Some("B finished"));
+    }
+
+    #[test]
+    fn requests_made_before_the_run_started_are_the_external_clients() {
+        let homeserver = Arc::new(Homeserver::new(mock_homeserver::Profile::default(), 1));
+        // The person's client asks for the versions before the recorder exists.
+        homeserver.handle(mock_homeserver::Request::get("/_matrix/client/versions"));
+        let mut recorder = Recorder::new(homeserver.clone(), "B");
+        recorder.absorb_external();
+        assert_eq!(summary(&recorder), ["B GET /_matrix/client/versions"]);
     }
 
     #[test]
