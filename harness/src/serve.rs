@@ -144,6 +144,21 @@ struct Bridge {
 }
 
 impl Bridge {
+    /// A bridge that writes its events to `events`.
+    fn new(events: DuplexStream, asks_approval: bool, shows_qr: bool) -> Self {
+        Self {
+            events: Some(events),
+            asks_approval,
+            shows_qr,
+            awaiting_qr: false,
+            qr_handed_over: false,
+            early_qr: None,
+            peer_code: None,
+            pending: None,
+            answered: false,
+        }
+    }
+
     async fn emit(&mut self, event: &AdapterEvent) {
         let Some(events) = self.events.as_mut() else { return };
         let mut line = event.to_line();
@@ -345,17 +360,7 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
         on_display: Some(display_tx),
     };
     let (adapter, commands, events) = AdapterProcess::in_process();
-    let mut bridge = Bridge {
-        events: Some(events),
-        asks_approval,
-        shows_qr: scenario.shows_code == name,
-        awaiting_qr: false,
-        qr_handed_over: false,
-        early_qr: None,
-        peer_code: None,
-        pending: None,
-        answered: false,
-    };
+    let mut bridge = Bridge::new(events, asks_approval, scenario.shows_code == name);
     bridge
         .emit(&AdapterEvent::Ready { implementation: "a client driven by hand (conformance serve)".into() })
         .await;
@@ -458,18 +463,7 @@ mod tests {
 
     fn bridge(shows_qr: bool) -> (Bridge, DuplexStream) {
         let (ours, theirs) = tokio::io::duplex(4096);
-        let bridge = Bridge {
-            events: Some(ours),
-            asks_approval: false,
-            shows_qr,
-            awaiting_qr: false,
-            qr_handed_over: false,
-            early_qr: None,
-            peer_code: None,
-            pending: None,
-            answered: false,
-        };
-        (bridge, theirs)
+        (Bridge::new(ours, false, shows_qr), theirs)
     }
 
     async fn next_event(events: &mut tokio::io::Lines<BufReader<DuplexStream>>) -> Option<AdapterEvent> {

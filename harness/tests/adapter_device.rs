@@ -2,14 +2,17 @@
 //! get the same verdicts as the in-process run, for each role; and the same device
 //! made to skip a check must FAIL for the right reason.
 
-use std::path::Path;
+mod common;
+
 use std::time::Duration;
 
 use harness::adapter::run::{does_not_apply, role_env, run_all_external};
-use harness::adapter::{run_external, ExternalClient};
+use harness::adapter::ExternalClient;
 use harness::runner::ScenarioResult;
 use harness::scenario::{RoleKind, Scenario};
 use harness::verdict::Verdict;
+
+use common::{load, report, run_with_client, runtime};
 
 /// The pause between two polls in these real-time runs: short, so that the tests
 /// are quick; protocol waits (B's step-16 wait) keep their configured lengths.
@@ -86,21 +89,12 @@ order = ["R -> HS: GET /versions", "R -> HS: POST /register"]
 "#,
 );
 
-fn load(name: &str, text: &str) -> Scenario {
-    Scenario::parse(text, Path::new(&format!("scenarios/{name}.toml")), name)
-        .expect("the test scenario loads")
-}
-
 fn device_command(kind: RoleKind, knobs: Option<&str>) -> String {
     let mut command = format!("{} device --role {}", env!("CARGO_BIN_EXE_conformance"), role_env(kind));
     if let Some(knobs) = knobs {
         command.push_str(&format!(" --knobs '{knobs}'"));
     }
     command
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
 }
 
 fn external(scenario: &Scenario, kind: RoleKind, knobs: Option<&str>) -> ScenarioResult {
@@ -110,11 +104,7 @@ fn external(scenario: &Scenario, kind: RoleKind, knobs: Option<&str>) -> Scenari
         deadline: Some(Duration::from_secs(90)),
         poll_ms: Some(POLL_MS),
     };
-    runtime().block_on(run_external(scenario, &client))
-}
-
-fn report(result: &ScenarioResult) -> String {
-    format!("{} {}\n{}\n{}", result.verdict, result.name, result.explain(), result.transcript_text())
+    run_with_client(scenario, &client)
 }
 
 /// Runs each scenario in process and through the adapter for every role it has;

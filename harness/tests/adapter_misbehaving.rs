@@ -4,13 +4,17 @@
 //! The scripts play the registrar: a register scenario has no simulated peer, so
 //! these tests need nothing from the simulated devices.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use harness::adapter::{run_external, ExternalClient};
+use harness::adapter::ExternalClient;
 use harness::runner::ScenarioResult;
 use harness::scenario::{RoleKind, Scenario};
 use harness::verdict::Verdict;
+
+use common::{load, run_with_client};
 
 const REGISTER: &str = r#"title = "R registers with its cross-signing keys"
 flow = "register"
@@ -27,8 +31,7 @@ order = ["R -> HS: POST /register"]
 "#;
 
 fn scenario() -> Scenario {
-    Scenario::parse(REGISTER, Path::new("scenarios/register/adapter-test.toml"), "register/adapter-test")
-        .expect("the test scenario loads")
+    load("register/adapter-test", REGISTER)
 }
 
 /// A fresh directory for this test's scripts.
@@ -47,7 +50,6 @@ fn script(name: &str, body: &str) -> String {
 }
 
 fn run(command: String, deadline_ms: u64) -> (ScenarioResult, Duration) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let client = ExternalClient {
         command,
         kind: RoleKind::Registrar,
@@ -55,7 +57,7 @@ fn run(command: String, deadline_ms: u64) -> (ScenarioResult, Duration) {
         poll_ms: None,
     };
     let started = Instant::now();
-    let result = runtime.block_on(run_external(&scenario(), &client));
+    let result = run_with_client(&scenario(), &client);
     (result, started.elapsed())
 }
 
@@ -162,10 +164,9 @@ fn a_command_that_does_not_exist_fails() {
 
 #[test]
 fn a_scenario_without_the_role_is_skipped() {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let client =
         ExternalClient { command: "true".into(), kind: RoleKind::NewDevice, deadline: None, poll_ms: None };
-    let result = runtime.block_on(run_external(&scenario(), &client));
+    let result = run_with_client(&scenario(), &client);
     assert_eq!(result.verdict, Verdict::Skipped);
     assert!(result.explain().contains("does not apply"), "{}", result.explain());
 }

@@ -2,13 +2,17 @@
 //! point for client authors: its registrar passes, its QR-login roles are
 //! UNIMPLEMENTED. Skipped with a message when `python3` is not installed.
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
-use harness::adapter::{run_external, ExternalClient};
+use harness::adapter::ExternalClient;
 use harness::runner::ScenarioResult;
-use harness::scenario::{RoleKind, Scenario};
+use harness::scenario::RoleKind;
 use harness::verdict::Verdict;
+
+use common::{load, report, run_with_client};
 
 fn python() -> bool {
     let found =
@@ -25,15 +29,9 @@ fn adapter() -> String {
 }
 
 fn run(text: &str, name: &str, kind: RoleKind) -> ScenarioResult {
-    let scenario = Scenario::parse(text, Path::new(&format!("scenarios/{name}.toml")), name).expect("loads");
     let client =
         ExternalClient { command: adapter(), kind, deadline: Some(Duration::from_secs(60)), poll_ms: None };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    runtime.block_on(run_external(&scenario, &client))
-}
-
-fn report(result: &ScenarioResult) -> String {
-    format!("{} {}\n{}\n{}", result.verdict, result.name, result.explain(), result.transcript_text())
+    run_with_client(&load(name, text), &client)
 }
 
 const REGISTER: &str = r#"title = "R registers with its cross-signing keys in /register"
