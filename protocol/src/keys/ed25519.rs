@@ -3,39 +3,26 @@
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use rand::{CryptoRng, RngCore};
 
-use super::{base64_string_impls, KeyError, SignatureError};
+use super::{base64_bytes_type, SignatureError};
 
-/// An Ed25519 public key: 32 bytes.
-///
-/// Any 32 bytes are accepted; whether they form a valid point is only checked
-/// by [`Ed25519PublicKey::verify`].
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Ed25519PublicKey([u8; 32]);
+base64_bytes_type!(
+    /// An Ed25519 public key: 32 bytes.
+    ///
+    /// Any 32 bytes are accepted; whether they form a valid point is only checked
+    /// by [`Ed25519PublicKey::verify`].
+    Ed25519PublicKey,
+    32,
+    "key"
+);
+
+base64_bytes_type!(
+    /// An Ed25519 signature: 64 bytes.
+    Ed25519Signature,
+    64,
+    "signature"
+);
 
 impl Ed25519PublicKey {
-    /// The length of the key in bytes.
-    pub const LENGTH: usize = 32;
-
-    /// Wraps 32 raw bytes.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// Decodes an unpadded (or padded) base64 key of exactly 32 bytes.
-    pub fn from_base64(s: &str) -> Result<Self, KeyError> {
-        Ok(Self(crate::base64::decode_array(s)?))
-    }
-
-    /// The unpadded base64 form.
-    pub fn to_base64(&self) -> String {
-        crate::base64::encode(self.0)
-    }
-
-    /// The raw bytes.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
     /// Verifies `signature` over `message` with `verify_strict` (rejects
     /// non-canonical signatures and weak keys).
     pub fn verify(&self, message: &[u8], signature: &Ed25519Signature) -> Result<(), SignatureError> {
@@ -44,51 +31,6 @@ impl Ed25519PublicKey {
         key.verify_strict(message, &signature).map_err(|_| SignatureError::Invalid)
     }
 }
-
-impl std::fmt::Debug for Ed25519PublicKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Ed25519PublicKey({})", self.to_base64())
-    }
-}
-
-base64_string_impls!(Ed25519PublicKey);
-
-/// An Ed25519 signature: 64 bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Ed25519Signature([u8; 64]);
-
-impl Ed25519Signature {
-    /// The length of a signature in bytes.
-    pub const LENGTH: usize = 64;
-
-    /// Wraps 64 raw bytes.
-    pub fn from_bytes(bytes: [u8; 64]) -> Self {
-        Self(bytes)
-    }
-
-    /// Decodes an unpadded (or padded) base64 signature of exactly 64 bytes.
-    pub fn from_base64(s: &str) -> Result<Self, KeyError> {
-        Ok(Self(crate::base64::decode_array(s)?))
-    }
-
-    /// The unpadded base64 form.
-    pub fn to_base64(&self) -> String {
-        crate::base64::encode(self.0)
-    }
-
-    /// The raw bytes.
-    pub fn as_bytes(&self) -> &[u8; 64] {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Ed25519Signature {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Ed25519Signature({})", self.to_base64())
-    }
-}
-
-base64_string_impls!(Ed25519Signature);
 
 /// An Ed25519 key pair, built from a 32-byte seed.
 ///
@@ -134,6 +76,7 @@ impl std::fmt::Debug for Ed25519Keypair {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::KeyError;
     use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
 
     const SEED: &str = "YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1";

@@ -48,17 +48,54 @@ pub enum SignatureError {
     Invalid,
 }
 
-/// Implements `Display` and serde as the unpadded base64 form, given
-/// `from_base64` and `to_base64`.
-macro_rules! base64_string_impls {
-    ($ty:ty) => {
-        impl std::fmt::Display for $ty {
+/// Defines a public type for `$len` raw bytes (a key or a signature) whose text form
+/// is unpadded base64: `LENGTH`, `from_bytes`, `from_base64` (padded input is
+/// accepted), `to_base64`, `as_bytes`, a `Debug` that shows the base64, and
+/// `Display`, `FromStr` and serde as the base64 string.
+macro_rules! base64_bytes_type {
+    ($(#[$meta:meta])* $name:ident, $len:literal, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name([u8; $len]);
+
+        impl $name {
+            #[doc = concat!("The length of a ", $what, " in bytes.")]
+            pub const LENGTH: usize = $len;
+
+            #[doc = concat!("Wraps ", stringify!($len), " raw bytes.")]
+            pub fn from_bytes(bytes: [u8; $len]) -> Self {
+                Self(bytes)
+            }
+
+            #[doc = concat!("Decodes an unpadded (or padded) base64 ", $what, " of exactly ", stringify!($len), " bytes.")]
+            pub fn from_base64(s: &str) -> Result<Self, $crate::keys::KeyError> {
+                Ok(Self($crate::base64::decode_array(s)?))
+            }
+
+            /// The unpadded base64 form.
+            pub fn to_base64(&self) -> String {
+                $crate::base64::encode(self.0)
+            }
+
+            /// The raw bytes.
+            pub fn as_bytes(&self) -> &[u8; $len] {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.to_base64())
+            }
+        }
+
+        impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(&self.to_base64())
             }
         }
 
-        impl std::str::FromStr for $ty {
+        impl std::str::FromStr for $name {
             type Err = $crate::keys::KeyError;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -66,13 +103,13 @@ macro_rules! base64_string_impls {
             }
         }
 
-        impl serde::Serialize for $ty {
+        impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(&self.to_base64())
             }
         }
 
-        impl<'de> serde::Deserialize<'de> for $ty {
+        impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
                 Self::from_base64(&s).map_err(serde::de::Error::custom)
@@ -80,4 +117,4 @@ macro_rules! base64_string_impls {
         }
     };
 }
-pub(crate) use base64_string_impls;
+pub(crate) use base64_bytes_type;
