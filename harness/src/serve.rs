@@ -323,6 +323,10 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
         RoleKind::Registrar => {
             say(&format!("register username: {REGISTRAR_USERNAME}"));
             say(&format!("password: {REGISTRAR_PASSWORD}"));
+            // The cross-signing keys name the user ID, so the client needs it before
+            // it registers.
+            say(&format!("server name: {}", profile.server_name));
+            say("register, then type `done` when your client has finished");
         }
         RoleKind::NewDevice => {}
     }
@@ -436,7 +440,10 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
         say(explained.trim_end());
     }
     say(&format!("transcript: {}", options.transcript.display()));
-    if !options.linger.is_zero() && input_open {
+    // The homeserver lingers for the person's client, unless they already said it is
+    // done.
+    let person_done = bridge.events.is_none();
+    if !options.linger.is_zero() && input_open && !person_done {
         say(&format!(
             "the homeserver stays up for {} s so your client can finish; type `done` to stop now",
             options.linger.as_secs()

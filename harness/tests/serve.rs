@@ -2,7 +2,8 @@
 //! reads the homeserver URL and the QR payload from serve's output, scans, types its
 //! check code into serve's input, and serve must say PASS, exit 0 and write the
 //! transcript. The same with our own existing device, which shows the code: its QR
-//! payload is pasted into serve's input and it approves by itself.
+//! payload is pasted into serve's input and it approves by itself. And with our own
+//! registrar, after which the person types `done`.
 
 mod common;
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use devices::qr_login::config::{ExistingDeviceConfig, NewDeviceConfig};
 use devices::qr_login::{ExistingDevice, NewDevice};
+use devices::registrar::{Registrar, RegistrarConfig};
 use devices::shell::{self, HttpExecutor};
 use devices::{Command, DeviceEvent, Role};
 
@@ -20,12 +22,19 @@ use common::Conversation;
 /// Every wait of a test together stays below this.
 const BOUND: Duration = Duration::from_secs(40);
 
-/// The scenario both tests serve.
+/// The scenario the QR-login tests serve.
 const SCENARIO: &str = "qr-login/happy/b-shows-code-v1";
 
-/// Starts `conformance serve` on the scenario for a person playing `role`, writing
-/// its transcript to a fresh file named after `tag`.
+/// The scenario the registrar test serves: an old server that drops the keys.
+const REGISTER_SCENARIO: &str = "register/old-server-ignores-field";
+
+/// Starts `conformance serve` on the QR-login scenario for a person playing `role`,
+/// writing its transcript to a fresh file named after `tag`.
 fn serve(role: &str, tag: &str) -> (Conversation, PathBuf) {
+    serve_scenario(SCENARIO, role, tag, &[])
+}
+
+fn serve_scenario(scenario: &str, role: &str, tag: &str, extra: &[&str]) -> (Conversation, PathBuf) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let transcript =
         std::env::temp_dir().join(format!("serve-test-{tag}-{}.transcript.txt", std::process::id()));
@@ -33,9 +42,10 @@ fn serve(role: &str, tag: &str) -> (Conversation, PathBuf) {
     let mut command = Process::new(env!("CARGO_BIN_EXE_conformance"));
     command
         .current_dir(&root)
-        .args(["serve", "--scenario", &format!("scenarios/{SCENARIO}.toml")])
+        .args(["serve", "--scenario", &format!("scenarios/{scenario}.toml")])
         .args(["--role", role, "--listen", "127.0.0.1:0", "--transcript"])
-        .arg(&transcript);
+        .arg(&transcript)
+        .args(extra);
     (Conversation::start(&mut command, BOUND), transcript)
 }
 
@@ -61,11 +71,19 @@ fn play(
 }
 
 /// Serve's verdict and exit once our device is done, and the transcript it wrote.
-fn expect_pass(mut serve: Conversation, transcript: &PathBuf) -> String {
+fn expect_pass(serve: Conversation, transcript: &PathBuf) -> String {
+    expect_verdict(serve, transcript, SCENARIO, true)
+}
+
+/// Serve's PASS for `scenario` and its exit, once our device is done; with `linger`,
+/// `done` first ends the homeserver's wait for the person's client (without, the
+/// person said `done` before the verdict, and serve must exit without waiting).
+fn expect_verdict(mut serve: Conversation, transcript: &PathBuf, scenario: &str, linger: bool) -> String {
     let verdict = serve.wait_for("PASS ");
-    assert_eq!(verdict, SCENARIO);
-    // The homeserver lingers for the person's client; our device is done.
-    serve.say("done");
+    assert_eq!(verdict, scenario);
+    if linger {
+        serve.say("done");
+    }
     serve.expect_success();
     let text = std::fs::read_to_string(transcript).expect("transcript written");
     let _ = std::fs::remove_file(transcript);
@@ -122,4 +140,26 @@ fn serve_with_our_existing_device_passes() {
     // Made before the run asked for the QR code, and still in the transcript.
     assert!(text.contains("B -> HS: POST /login 200"), "{text}");
     assert!(text.contains("B -> HS: POST /rendezvous 201"), "{text}");
+}
+
+#[test]
+fn serve_with_our_registrar_passes_once_the_person_says_done() {
+    // A linger longer than the test's bound: serve must not linger after `done`.
+    let (mut serve, transcript) =
+        serve_scenario(REGISTER_SCENARIO, "registrar", "r", &["--linger-ms", "600000"]);
+    let homeserver = serve.wait_for("homeserver: ");
+    let username = serve.wait_for("register username: ");
+    let password = serve.wait_for("password: ");
+    let server_name = serve.wait_for("server name: ");
+
+    let mut config = RegistrarConfig::new(&homeserver, &username, &password, 7);
+    config.server_name = server_name;
+    let mut device = Registrar::new(config);
+    let outcome = play(&mut device, &mut serve, None, |_, _, _| {});
+    assert!(outcome.starts_with("success:"), "our registrar: {outcome}");
+    // Nothing simulated tells serve that the person's client is done: they say so.
+    serve.say("done");
+
+    let text = expect_verdict(serve, &transcript, REGISTER_SCENARIO, false);
+    assert!(text.contains("R -> HS: POST /keys/device_signing/upload 200"), "{text}");
 }
