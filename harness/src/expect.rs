@@ -54,6 +54,22 @@ pub struct Failure {
     pub level: Level,
 }
 
+impl Failure {
+    /// A real-time run's deadline passed while the roles `running` were still at it.
+    pub fn deadline(running: &[String], deadline: std::time::Duration, context: Vec<String>) -> Self {
+        Failure {
+            expectation: "deadline".into(),
+            message: format!(
+                "{} did not finish within the deadline of {} ms (real time)",
+                running.join(" and "),
+                deadline.as_millis()
+            ),
+            context,
+            level: Level::Must,
+        }
+    }
+}
+
 /// Lines of the transcript from `from` (0-based) for `len` entries, numbered.
 pub fn excerpt(
     transcript: &[TranscriptEntry],

@@ -14,6 +14,7 @@ use devices::registrar::{Registrar, RegistrarConfig};
 use devices::retry::RetryOn429;
 
 use crate::driver::Participant;
+use crate::runner::{ACCOUNT_LOCALPART, ACCOUNT_PASSWORD};
 use crate::scenario::{RoleKind, RoleSpec, Scenario};
 
 /// What every role needs to know about the run.
@@ -30,6 +31,26 @@ pub struct Context {
     /// The pause between two polls of the QR-login devices (`poll-ms`), when the run
     /// sets one: real-time runs shorten it; the virtual clock does not need to.
     pub poll_ms: Option<u64>,
+}
+
+impl Context {
+    /// Creates the scenario's account (`alice`, with its password) on `homeserver`,
+    /// reached at `base_url`, and returns the context every role of the run shares.
+    pub fn with_account(
+        homeserver: &mock_homeserver::Homeserver,
+        base_url: &str,
+        server_name: &str,
+        poll_ms: Option<u64>,
+    ) -> Self {
+        homeserver.create_account(ACCOUNT_LOCALPART, ACCOUNT_PASSWORD);
+        Self {
+            homeserver: base_url.to_owned(),
+            server_name: server_name.to_owned(),
+            username: ACCOUNT_LOCALPART.to_owned(),
+            password: ACCOUNT_PASSWORD.to_owned(),
+            poll_ms,
+        }
+    }
 }
 
 /// The device ID each role uses, so transcripts and faults can name it.

@@ -52,7 +52,18 @@ pub struct ScenarioResult {
 }
 
 impl ScenarioResult {
-    fn broken(scenario: &Scenario, message: String, started: Instant) -> Self {
+    /// The transcript's last `lines` entries, numbered, for a failure's context.
+    pub fn transcript_tail(&self, lines: usize) -> Vec<String> {
+        crate::expect::excerpt(
+            &self.transcript,
+            &self.names,
+            self.transcript.len().saturating_sub(lines),
+            lines,
+        )
+    }
+
+    /// A failed result for a scenario that could not be run (`setup`).
+    pub(crate) fn broken(scenario: &Scenario, message: String, started: Instant) -> Self {
         ScenarioResult {
             name: scenario.name.clone(),
             title: scenario.title.clone(),
@@ -186,14 +197,7 @@ pub async fn run(scenario: &Scenario) -> ScenarioResult {
             )
         }
     };
-    server.core().create_account(ACCOUNT_LOCALPART, ACCOUNT_PASSWORD);
-    let context = roles::Context {
-        homeserver: server.base_url().to_owned(),
-        server_name: profile.server_name.clone(),
-        username: ACCOUNT_LOCALPART.to_owned(),
-        password: ACCOUNT_PASSWORD.to_owned(),
-        poll_ms: None,
-    };
+    let context = roles::Context::with_account(server.core(), server.base_url(), &profile.server_name, None);
     let (mut participants, names) = match roles::build(scenario, &context) {
         Ok(built) => built,
         Err(e) => return ScenarioResult::broken(scenario, e, started),

@@ -294,14 +294,7 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
     let base_url = options.public_url.clone().unwrap_or_else(|| server.base_url().to_owned());
     let base_url = base_url.trim_end_matches('/').to_owned();
     server.core().set_base_url(&base_url);
-    server.core().create_account(ACCOUNT_LOCALPART, ACCOUNT_PASSWORD);
-    let context = roles::Context {
-        homeserver: base_url.clone(),
-        server_name: profile.server_name.clone(),
-        username: ACCOUNT_LOCALPART.to_owned(),
-        password: ACCOUNT_PASSWORD.to_owned(),
-        poll_ms: None,
-    };
+    let context = roles::Context::with_account(server.core(), &base_url, &profile.server_name, None);
     let mut simulated: Vec<Participant> = Vec::new();
     let mut names = Vec::new();
     for spec in &scenario.roles {
@@ -410,26 +403,8 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
         _ => Vec::new(),
     };
     if !still_running.is_empty() {
-        let running = still_running;
-        let context = crate::expect::excerpt(
-            &result.transcript,
-            &result.names,
-            result.transcript.len().saturating_sub(15),
-            15,
-        );
-        result.failures.insert(
-            0,
-            Failure {
-                expectation: "deadline".into(),
-                message: format!(
-                    "{} did not finish within the deadline of {} ms (real time)",
-                    running.join(" and "),
-                    deadline.as_millis()
-                ),
-                context,
-                level: Level::Must,
-            },
-        );
+        let context = result.transcript_tail(15);
+        result.failures.insert(0, Failure::deadline(&still_running, deadline, context));
         result.verdict = Verdict::Fail;
     }
     std::fs::write(&options.transcript, result.transcript_text())

@@ -49,23 +49,49 @@ fn scenarios_root(path: &Path) -> PathBuf {
 pub async fn run_all(
     scenarios: Vec<Scenario>,
     jobs: usize,
-    mut on_done: impl FnMut(&ScenarioResult),
+    on_done: impl FnMut(&ScenarioResult),
 ) -> Vec<ScenarioResult> {
+    in_parallel(scenarios, jobs, |scenario| async move { runner::run(&scenario).await }, on_done).await
+}
+
+/// Runs `run` on each scenario with at most `jobs` at once; `on_done` sees each
+/// result as it ends; the results come back in the scenarios' order. A run that
+/// panics is a failed result that says so, never a missing one.
+pub async fn in_parallel<F, Fut>(
+    scenarios: Vec<Scenario>,
+    jobs: usize,
+    run: F,
+    mut on_done: impl FnMut(&ScenarioResult),
+) -> Vec<ScenarioResult>
+where
+    F: Fn(Scenario) -> Fut,
+    Fut: std::future::Future<Output = ScenarioResult> + Send + 'static,
+{
+    let started = std::time::Instant::now();
     let semaphore = Arc::new(Semaphore::new(jobs.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
+    let mut by_task = std::collections::HashMap::new();
     for (index, scenario) in scenarios.into_iter().enumerate() {
         let semaphore = semaphore.clone();
-        tasks.spawn(async move {
+        let future = run(scenario.clone());
+        let handle = tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
-            (index, runner::run(&scenario).await)
+            (index, future.await)
         });
+        by_task.insert(handle.id(), (index, scenario));
     }
     let mut results = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((index, result)) = joined {
-            on_done(&result);
-            results.push((index, result));
-        }
+    while let Some(joined) = tasks.join_next_with_id().await {
+        let (index, result) = match joined {
+            Ok((_, done)) => done,
+            Err(error) => {
+                let Some((index, scenario)) = by_task.remove(&error.id()) else { continue };
+                let message = format!("the run stopped before it ended: {error}");
+                (index, ScenarioResult::broken(&scenario, message, started))
+            }
+        };
+        on_done(&result);
+        results.push((index, result));
     }
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
@@ -115,4 +141,45 @@ pub fn summary(results: &[ScenarioResult]) -> Vec<(Verdict, usize)> {
 /// expected failure passed (a stale expectation fails the run).
 pub fn run_succeeded(results: &[ScenarioResult]) -> bool {
     results.iter().all(ScenarioResult::is_success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(name: &str) -> Scenario {
+        let text = r#"title = "R registers"
+flow = "register"
+[roles.R]
+kind = "registrar"
+[expect]
+order = ["R -> HS: POST /register"]
+"#;
+        Scenario::parse(text, Path::new(&format!("scenarios/{name}.toml")), name).expect("loads")
+    }
+
+    #[tokio::test]
+    async fn a_run_that_panics_is_a_failed_result_in_its_place() {
+        let scenarios =
+            vec![scenario("register/first"), scenario("register/panics"), scenario("register/last")];
+        let run = |scenario: Scenario| async move {
+            assert!(scenario.name != "register/panics", "a bug in the run");
+            let mut result = ScenarioResult::broken(&scenario, String::new(), std::time::Instant::now());
+            result.verdict = Verdict::Pass;
+            result
+        };
+        let mut seen = 0;
+        let results = in_parallel(scenarios, 2, run, |_| seen += 1).await;
+        let names: Vec<_> = results.iter().map(|r| (r.name.as_str(), r.verdict)).collect();
+        assert_eq!(
+            names,
+            [
+                ("register/first", Verdict::Pass),
+                ("register/panics", Verdict::Fail),
+                ("register/last", Verdict::Pass)
+            ]
+        );
+        assert_eq!(seen, 3);
+        assert!(results[1].explain().contains("the run stopped before it ended"), "{}", results[1].explain());
+    }
 }

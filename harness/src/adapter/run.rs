@@ -13,7 +13,7 @@ use crate::expect::{Expectation, Failure, Level};
 use crate::pattern::Pattern;
 use crate::realtime::{self, External, Options, RealtimeEnd};
 use crate::roles;
-use crate::runner::{self, ScenarioResult, ACCOUNT_LOCALPART, ACCOUNT_PASSWORD};
+use crate::runner::{self, ScenarioResult};
 use crate::scenario::{DialectName, RoleKind, Scenario};
 use crate::transcript::Entry;
 use crate::verdict::Verdict;
@@ -228,14 +228,8 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
         Ok(s) => s,
         Err(e) => return broken(scenario, format!("cannot start the mock homeserver: {e}"), started),
     };
-    server.core().create_account(ACCOUNT_LOCALPART, ACCOUNT_PASSWORD);
-    let context = roles::Context {
-        homeserver: server.base_url().to_owned(),
-        server_name: profile.server_name.clone(),
-        username: ACCOUNT_LOCALPART.to_owned(),
-        password: ACCOUNT_PASSWORD.to_owned(),
-        poll_ms: client.poll_ms,
-    };
+    let context =
+        roles::Context::with_account(server.core(), server.base_url(), &profile.server_name, client.poll_ms);
     let mut simulated: Vec<Participant> = Vec::new();
     let mut names = Vec::new();
     for spec in &scenario.roles {
@@ -276,14 +270,6 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
     checked.expectations = checkable_expectations(&scenario.expectations, name, run.reported_reason);
     let mut result =
         runner::finish(&checked, run.transcript, names, RunEnd::AllDone, server.base_url(), started);
-    let tail = |result: &ScenarioResult| {
-        crate::expect::excerpt(
-            &result.transcript,
-            &result.names,
-            result.transcript.len().saturating_sub(15),
-            15,
-        )
-    };
     let stderr_tail = || -> Vec<String> {
         let lines: Vec<&str> = run.stderr.lines().collect();
         let from = lines.len().saturating_sub(30);
@@ -304,26 +290,14 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
             return result;
         }
         RealtimeEnd::Deadline(running) => {
-            let mut context = tail(&result);
+            let mut context = result.transcript_tail(15);
             context.extend(stderr_tail());
-            result.failures.insert(
-                0,
-                Failure {
-                    expectation: "deadline".into(),
-                    message: format!(
-                        "{} did not finish within the deadline of {} ms (real time)",
-                        running.join(" and "),
-                        options.deadline.as_millis()
-                    ),
-                    context,
-                    level: Level::Must,
-                },
-            );
+            result.failures.insert(0, Failure::deadline(running, options.deadline, context));
         }
         RealtimeEnd::AdapterFailed(error) => {
             let mut context = stderr_tail();
             context.push("transcript (last lines):".into());
-            context.extend(tail(&result));
+            context.extend(result.transcript_tail(15));
             result.failures.insert(
                 0,
                 Failure {
@@ -370,26 +344,12 @@ pub async fn run_all_external(
     scenarios: Vec<Scenario>,
     client: ExternalClient,
     jobs: usize,
-    mut on_done: impl FnMut(&ScenarioResult),
+    on_done: impl FnMut(&ScenarioResult),
 ) -> Vec<ScenarioResult> {
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let client = Arc::new(client);
-    let mut tasks = tokio::task::JoinSet::new();
-    for (index, scenario) in scenarios.into_iter().enumerate() {
-        let semaphore = semaphore.clone();
+    let run = |scenario: Scenario| {
         let client = client.clone();
-        tasks.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
-            (index, run_external(&scenario, &client).await)
-        });
-    }
-    let mut results = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((index, result)) = joined {
-            on_done(&result);
-            results.push((index, result));
-        }
-    }
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+        async move { run_external(&scenario, &client).await }
+    };
+    crate::suite::in_parallel(scenarios, jobs, run, on_done).await
 }
