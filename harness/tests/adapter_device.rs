@@ -12,7 +12,7 @@ use harness::runner::ScenarioResult;
 use harness::scenario::{RoleKind, Scenario};
 use harness::verdict::Verdict;
 
-use common::{load, report, run_with_client, runtime};
+use common::{load, report, run_with_client, runtime, REGISTER_MSC2912};
 
 /// The pause between two polls in these real-time runs: short, so that the tests
 /// are quick; protocol waits (B's step-16 wait) keep their configured lengths.
@@ -74,20 +74,8 @@ never = ["B -> HS: POST /login/get_token"]
     ),
 ];
 
-/// Needs `/register` in the mock homeserver (branch hs-accounts).
-const REGISTER: (&str, &str) = (
-    "register/adapter/msc2912",
-    r#"title = "R registers with its cross-signing keys"
-flow = "register"
-[server]
-profile = "msc2912"
-[roles.R]
-kind = "registrar"
-[expect]
-outcomes = { R = "success" }
-order = ["R -> HS: GET /versions", "R -> HS: POST /register"]
-"#,
-);
+/// The registrar's scenario.
+const REGISTER: (&str, &str) = ("register/adapter/msc2912", REGISTER_MSC2912);
 
 fn device_command(kind: RoleKind, knobs: Option<&str>) -> String {
     let mut command = format!("{} device --role {}", env!("CARGO_BIN_EXE_conformance"), role_env(kind));

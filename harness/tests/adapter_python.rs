@@ -12,7 +12,7 @@ use harness::runner::ScenarioResult;
 use harness::scenario::RoleKind;
 use harness::verdict::Verdict;
 
-use common::{load, report, run_with_client};
+use common::{load, report, run_with_client, REGISTER_MSC2912};
 
 fn python() -> bool {
     let found =
@@ -33,24 +33,6 @@ fn run(text: &str, name: &str, kind: RoleKind) -> ScenarioResult {
         ExternalClient { command: adapter(), kind, deadline: Some(Duration::from_secs(60)), poll_ms: None };
     run_with_client(&load(name, text), &client)
 }
-
-const REGISTER: &str = r#"title = "R registers with its cross-signing keys in /register"
-flow = "register"
-[server]
-profile = "msc2912"
-[roles.R]
-kind = "registrar"
-[expect]
-outcomes = { R = "success" }
-order = [
-  "R -> HS: GET /versions 200",
-  "R -> HS: POST /register 200",
-  "R -> HS: POST /keys/query 200",
-  "R -> HS: POST /keys/upload 200",
-  "R -> HS: POST /keys/signatures/upload 200",
-]
-never = ["R -> HS: POST /keys/device_signing/upload"]
-"#;
 
 const REGISTER_IGNORED: &str = r#"title = "R re-uploads its keys when the server ignores MSC2912"
 flow = "register"
@@ -80,7 +62,7 @@ fn the_example_registrar_passes_with_keys_in_register() {
     if !python() {
         return;
     }
-    let result = run(REGISTER, "register/python", RoleKind::Registrar);
+    let result = run(REGISTER_MSC2912, "register/python", RoleKind::Registrar);
     assert_eq!(result.verdict, Verdict::Pass, "{}", report(&result));
 }
 

@@ -15,6 +15,26 @@ use harness::adapter::{run_external, ExternalClient};
 use harness::runner::ScenarioResult;
 use harness::scenario::Scenario;
 
+/// A registrar scenario on a server with MSC2912: the keys go in `/register`, then
+/// the registrar checks them, uploads its device keys and signs its device.
+pub const REGISTER_MSC2912: &str = r#"title = "R registers with its cross-signing keys in /register"
+flow = "register"
+[server]
+profile = "msc2912"
+[roles.R]
+kind = "registrar"
+[expect]
+outcomes = { R = "success" }
+order = [
+  "R -> HS: GET /versions 200",
+  "R -> HS: POST /register 200",
+  "R -> HS: POST /keys/query 200",
+  "R -> HS: POST /keys/upload 200",
+  "R -> HS: POST /keys/signatures/upload 200",
+]
+never = ["R -> HS: POST /keys/device_signing/upload"]
+"#;
+
 /// Loads a scenario from its text, as if it were `scenarios/<name>.toml`.
 pub fn load(name: &str, text: &str) -> Scenario {
     Scenario::parse(text, Path::new(&format!("scenarios/{name}.toml")), name)
