@@ -53,6 +53,8 @@ pub struct ServeOptions {
     /// client can finish what it still does (e.g. the existing device's wait for
     /// more secret requests); `done` or the end of the input stops it sooner.
     pub linger: Duration,
+    /// The pause between two polls of the simulated peer, when not the default.
+    pub poll_ms: Option<u64>,
 }
 
 /// The default transcript file of a scenario: its name with `/` as `__`, plus
@@ -294,7 +296,8 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
     let base_url = options.public_url.clone().unwrap_or_else(|| server.base_url().to_owned());
     let base_url = base_url.trim_end_matches('/').to_owned();
     server.core().set_base_url(&base_url);
-    let context = roles::Context::with_account(server.core(), &base_url, &profile.server_name, None);
+    let context =
+        roles::Context::with_account(server.core(), &base_url, &profile.server_name, options.poll_ms);
     let mut simulated: Vec<Participant> = Vec::new();
     let mut names = Vec::new();
     for spec in &scenario.roles {
@@ -340,7 +343,7 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
             homeserver: base_url.clone(),
             role: role_env(options.kind).to_owned(),
             scenario: scenario.name.clone(),
-            poll_ms: None,
+            poll_ms: options.poll_ms,
         },
         setup,
         kick_off,

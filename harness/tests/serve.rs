@@ -43,7 +43,7 @@ fn serve_scenario(scenario: &str, role: &str, tag: &str, extra: &[&str]) -> (Con
     command
         .current_dir(&root)
         .args(["serve", "--scenario", &format!("scenarios/{scenario}.toml")])
-        .args(["--role", role, "--listen", "127.0.0.1:0", "--transcript"])
+        .args(["--role", role, "--listen", "127.0.0.1:0", "--poll-ms", "50", "--transcript"])
         .arg(&transcript)
         .args(extra);
     (Conversation::start(&mut command, BOUND), transcript)

@@ -107,6 +107,10 @@ enum Cmd {
         /// http://192.168.1.20:8008 with --listen 0.0.0.0:8008 (it goes into the QR code).
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
+        /// The pause between two polls of the simulated peer (rendezvous, /sync,
+        /// /keys/query). Default 1000, as a real client.
+        #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+        poll_ms: Option<u64>,
     },
     /// List the scenarios with their titles and spec steps.
     List {
@@ -202,7 +206,7 @@ async fn run(cli: Cli) -> Result<bool, String> {
             print!("{}", result.explain());
             Ok(result.verdict.is_success())
         }
-        Cmd::Serve { scenario, role, listen, transcript, linger_ms, public_url } => {
+        Cmd::Serve { scenario, role, listen, transcript, linger_ms, public_url, poll_ms } => {
             let kind = harness::adapter::run::parse_role(&role)?;
             let scenarios = suite::load_all(&[scenario])?;
             let scenario = scenarios.into_iter().next().ok_or("no scenario at that path")?;
@@ -214,6 +218,7 @@ async fn run(cli: Cli) -> Result<bool, String> {
                 transcript,
                 linger: std::time::Duration::from_millis(linger_ms),
                 public_url,
+                poll_ms,
             };
             let result = harness::serve::serve(options).await?;
             Ok(result.verdict.is_success())
