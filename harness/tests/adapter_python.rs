@@ -1,5 +1,6 @@
 //! The example Python adapter (`adapters/python/example_adapter.py`), the starting
-//! point for client authors: its registrar passes, its QR-login roles are
+//! point for client authors: its registrar passes (the suite's register scenarios
+//! included), its QR-login roles are
 //! UNIMPLEMENTED. Skipped with a message when `python3` is not installed.
 
 mod common;
@@ -84,4 +85,31 @@ fn the_example_qr_roles_are_unimplemented() {
         let result = run(QR, "qr-login/python", kind);
         assert_eq!(result.verdict, Verdict::Unimplemented, "{}", report(&result));
     }
+}
+
+/// The suite's own register scenarios: every one the example adapter can play
+/// passes; the rest are skipped because they need a registrar that misbehaves on
+/// purpose, which no adapter can be told to be.
+#[test]
+fn the_example_registrar_passes_the_suites_register_scenarios() {
+    if !python() {
+        return;
+    }
+    let dir = harness::suite::default_scenarios_dir().join("register");
+    let scenarios = harness::suite::load_all(&[dir]).expect("the register scenarios load");
+    let client =
+        ExternalClient { command: adapter(), kind: RoleKind::Registrar, deadline: None, poll_ms: None };
+    let results =
+        common::runtime().block_on(harness::adapter::run::run_all_external(scenarios, client, 4, |_| {}));
+    let passed = results.iter().filter(|r| r.verdict == Verdict::Pass).count();
+    for result in &results {
+        match result.verdict {
+            Verdict::Pass => {}
+            Verdict::Skipped => {
+                assert!(result.explain().contains("misbehaves on purpose"), "{}", report(result))
+            }
+            _ => panic!("{}", report(result)),
+        }
+    }
+    assert!(passed >= 5, "only {passed} of {} passed", results.len());
 }
