@@ -1,7 +1,7 @@
 //! The example Python adapter (`adapters/python/example_adapter.py`), the starting
 //! point for client authors: its registrar passes (the suite's register scenarios
-//! included), its QR-login roles are
-//! UNIMPLEMENTED. Skipped with a message when `python3` is not installed.
+//! included), its QR-login roles are UNIMPLEMENTED. Skipped with a message when
+//! `python3` is not installed.
 
 mod common;
 
