@@ -197,7 +197,11 @@ async fn tampered_envelope_ends_b_with_a_channel_error() {
 
 #[tokio::test]
 async fn expired_rendezvous_ends_both_expired() {
-    let env = Env::start(Profile::default(), vec![Fault::ExpireRendezvous { after_requests: 3 }]).await;
+    let env = Env::start(
+        Profile::default(),
+        vec![Fault::ExpireRendezvous { after_requests: 3, after_writes: None }],
+    )
+    .await;
     let run = run(&env, env.a_config(), env.b_config(), true).await;
     assert_eq!(run.outcome_b(), Some(Outcome::Expired), "{:#?}", run.b);
     assert_eq!(run.outcome_a(), Some(Outcome::Expired), "{:#?}", run.a);

@@ -96,6 +96,13 @@ pub enum Fault {
         /// Requests to the rendezvous before expiry.
         #[serde(default)]
         after_requests: u32,
+        /// When set, only writes count (`POST` and `PUT`), and `after_requests` is
+        /// not used. Writes follow the protocol's turns, so unlike a count of all
+        /// requests this does not depend on how often each client polls: the
+        /// request after the last counted write, whoever makes it, finds the
+        /// rendezvous gone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after_writes: Option<u32>,
     },
     /// Answer matching requests with a Matrix error instead of handling them.
     RespondWithError {
@@ -136,7 +143,10 @@ impl Fault {
             Fault::DelayToDevice { event_type, delay_ms } => {
                 format!("delay-to-device {event_type} {delay_ms}ms")
             }
-            Fault::ExpireRendezvous { after_requests } => {
+            Fault::ExpireRendezvous { after_writes: Some(writes), .. } => {
+                format!("expire-rendezvous after {writes} writes")
+            }
+            Fault::ExpireRendezvous { after_requests, after_writes: None } => {
                 format!("expire-rendezvous after {after_requests} requests")
             }
             Fault::RespondWithError { method, path, status, errcode, .. } => format!(

@@ -102,8 +102,26 @@ async fn a_long_poll_picks_up_a_delayed_message_when_it_falls_due() {
 }
 
 #[tokio::test]
+async fn expire_rendezvous_after_writes_ignores_polls() {
+    let (ts, _clock) = with_clock(Fault::ExpireRendezvous { after_requests: 0, after_writes: Some(2) }).await;
+    let created = ts.http.post(ts.url(RENDEZVOUS)).body("{}").send().await.unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let url = created.headers()["location"].to_str().unwrap().to_owned();
+    // However often a client polls, only writes count.
+    for _ in 0..5 {
+        assert_eq!(ts.http.get(&url).send().await.unwrap().status().as_u16(), 200);
+    }
+    assert_eq!(ts.http.put(&url).body("{\"a\":1}").send().await.unwrap().status().as_u16(), 202);
+    // The request after the second write finds the session gone.
+    assert_eq!(ts.http.get(&url).send().await.unwrap().status().as_u16(), 404);
+    let journal = ts.server.journal();
+    let last = journal.last().unwrap();
+    assert_eq!(last.faults, vec!["expire-rendezvous after 2 writes".to_owned()]);
+}
+
+#[tokio::test]
 async fn expire_rendezvous_expires_every_session_after_n_requests() {
-    let (ts, _clock) = with_clock(Fault::ExpireRendezvous { after_requests: 2 }).await;
+    let (ts, _clock) = with_clock(Fault::ExpireRendezvous { after_requests: 2, after_writes: None }).await;
     let create = |ts: &TestServer| ts.http.post(ts.url(RENDEZVOUS)).body("{}").send();
     let first = create(&ts).await.unwrap();
     assert_eq!(first.status().as_u16(), 201);

@@ -76,7 +76,9 @@ pub fn does_not_apply(scenario: &Scenario, kind: RoleKind) -> Option<String> {
     let Some(spec) = scenario.roles.iter().find(|r| r.name == name) else {
         return Some(format!("does not apply: the scenario has no role {name} ({})", role_env(kind)));
     };
-    if let Some(fault) = scenario.faults.iter().find(|f| f.get("after_requests").is_some()) {
+    let counts_polls =
+        |f: &&serde_json::Value| f.get("after_requests").is_some() && f.get("after_writes").is_none();
+    if let Some(fault) = scenario.faults.iter().find(counts_polls) {
         let kind = fault.get("kind").and_then(serde_json::Value::as_str).unwrap_or("?");
         return Some(format!(
             "does not apply: the fault `{kind}` fires after a number of requests, which depends on how often a client polls"

@@ -16,9 +16,10 @@
 //! HTTP layer hands the core a complete body, and a chunked request is
 //! indistinguishable from one with a length by the time it arrives here.
 //!
-//! The [`Fault::ExpireRendezvous`] fault counts the requests reaching these handlers;
-//! on the request after `after_requests` of them it expires every live session once,
-//! before that request is handled, and names itself in that request's journal entry.
+//! The [`Fault::ExpireRendezvous`] fault counts the requests reaching these handlers
+//! (or, with `after_writes`, only the `POST`s and `PUT`s); on the request after the
+//! last counted one it expires every live session once, before that request is
+//! handled, and names itself in that request's journal entry.
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -149,14 +150,18 @@ fn delete(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
 fn before_request(ctx: &mut Ctx<'_>) {
     for i in 0..ctx.state.faults.len() {
         let active = &mut ctx.state.faults[i];
-        let Fault::ExpireRendezvous { after_requests } = active.fault else {
+        let Fault::ExpireRendezvous { after_requests, after_writes } = active.fault else {
             continue;
         };
         if active.remaining == Some(0) {
             continue;
         }
-        if active.seen < after_requests {
-            active.seen += 1;
+        let limit = after_writes.unwrap_or(after_requests);
+        if active.seen < limit {
+            let counted = after_writes.is_none() || matches!(ctx.req.method.as_str(), "POST" | "PUT");
+            if counted {
+                active.seen += 1;
+            }
             continue;
         }
         active.remaining = Some(0);
