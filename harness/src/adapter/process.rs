@@ -81,6 +81,8 @@ pub struct AdapterProcess {
     stdin: Option<Box<dyn AsyncWrite + Unpin + Send>>,
     lines: mpsc::Receiver<Line>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// The task that reads stderr until the adapter closes it.
+    stderr_reader: Option<tokio::task::JoinHandle<()>>,
     finished: bool,
 }
 
@@ -111,9 +113,10 @@ impl AdapterProcess {
             tokio::spawn(read_lines(stdout, tx));
         }
         let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut stderr_reader = None;
         if let Some(mut pipe) = stderr_pipe {
             let keep = stderr.clone();
-            tokio::spawn(async move {
+            stderr_reader = Some(tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
                 while let Ok(n) = pipe.read(&mut buf).await {
                     if n == 0 {
@@ -126,9 +129,9 @@ impl AdapterProcess {
                         kept.drain(..cut);
                     }
                 }
-            });
+            }));
         }
-        Ok(Self { child: Some(child), stdin, lines, stderr, finished: false })
+        Ok(Self { child: Some(child), stdin, lines, stderr, stderr_reader, finished: false })
     }
 
     /// An adapter that lives in this process (e.g. the bridge to a client a person
@@ -144,6 +147,7 @@ impl AdapterProcess {
             stdin: Some(Box::new(stdin)),
             lines,
             stderr: Arc::new(Mutex::new(Vec::new())),
+            stderr_reader: None,
             finished: false,
         };
         (adapter, commands, events)
@@ -257,8 +261,14 @@ impl AdapterProcess {
                 let _ = self.wait_exit(Duration::from_secs(2)).await;
             }
         }
-        // Let the stderr reader catch up with the last bytes.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The adapter is gone, so its stderr ends: read it to the end, so that its
+        // last words (e.g. why it crashed) are in the report. A process it left
+        // behind may hold the pipe open; that wait is bounded too.
+        if let Some(mut reader) = self.stderr_reader.take() {
+            if tokio::time::timeout(Duration::from_secs(1), &mut reader).await.is_err() {
+                reader.abort();
+            }
+        }
     }
 }
 
