@@ -107,6 +107,16 @@ fn an_adapter_silent_before_ready_fails_after_the_deadline() {
 }
 
 #[test]
+fn an_adapter_that_closes_its_output_but_runs_on_fails_for_that() {
+    // It answers `ready`, then closes stdout and keeps running.
+    let command = script("closed", &format!("{READY}\nread setup\nexec sleep 60 >&-"));
+    let (result, took) = run(command, 20_000);
+    assert_eq!(result.verdict, Verdict::Fail, "{}", messages(&result));
+    assert!(messages(&result).contains("closed its output"), "{}", messages(&result));
+    assert!(took < Duration::from_secs(15), "it waited for the deadline: {took:?}");
+}
+
+#[test]
 fn exit_89_is_unimplemented() {
     let command = script("exit89", &format!("{READY}\necho 'no registrar here' >&2\nexit 89"));
     let (result, _) = run(command, 10_000);

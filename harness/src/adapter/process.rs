@@ -83,6 +83,10 @@ pub struct AdapterProcess {
     stderr: Arc<Mutex<Vec<u8>>>,
     /// The task that reads stderr until the adapter closes it.
     stderr_reader: Option<tokio::task::JoinHandle<()>>,
+    /// When the adapter's output ended: the wait for its exit after that is
+    /// counted from here, so that a caller that drops [`Self::next_event`] (e.g. in
+    /// a `select!`) and calls it again does not start the wait over.
+    output_closed: Option<Instant>,
     finished: bool,
 }
 
@@ -131,7 +135,15 @@ impl AdapterProcess {
                 }
             }));
         }
-        Ok(Self { child: Some(child), stdin, lines, stderr, stderr_reader, finished: false })
+        Ok(Self {
+            child: Some(child),
+            stdin,
+            lines,
+            stderr,
+            stderr_reader,
+            output_closed: None,
+            finished: false,
+        })
     }
 
     /// An adapter that lives in this process (e.g. the bridge to a client a person
@@ -148,6 +160,7 @@ impl AdapterProcess {
             lines,
             stderr: Arc::new(Mutex::new(Vec::new())),
             stderr_reader: None,
+            output_closed: None,
             finished: false,
         };
         (adapter, commands, events)
@@ -221,7 +234,9 @@ impl AdapterProcess {
                     }))
                 }
                 Line::Eof => {
-                    let status = self.wait_exit(Duration::from_secs(2)).await;
+                    let closed = *self.output_closed.get_or_insert_with(Instant::now);
+                    let status =
+                        self.wait_exit(Duration::from_secs(2).saturating_sub(closed.elapsed())).await;
                     return Err(match status {
                         Some(code) if code == EXIT_UNIMPLEMENTED => AdapterError::Unimplemented(format!(
                             "the adapter exited with status {EXIT_UNIMPLEMENTED}"
@@ -291,5 +306,42 @@ async fn read_lines(stdout: impl AsyncRead + Unpin, tx: mpsc::Sender<Line>) {
         if tx.send(line).await.is_err() || end {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn launch(command: &str) -> Launch {
+        Launch {
+            command: command.to_owned(),
+            homeserver: "http://127.0.0.1:1".into(),
+            role: "registrar".into(),
+            scenario: "test".into(),
+            poll_ms: None,
+        }
+    }
+
+    /// A caller in a `select!` drops `next_event` whenever another branch is ready;
+    /// the wait for the exit after the output ended must still end.
+    #[tokio::test]
+    async fn closed_output_is_reported_even_when_each_wait_is_cut_short() {
+        let mut adapter = AdapterProcess::spawn(&launch("sleep 30 >&-")).expect("spawns");
+        let until = Instant::now() + Duration::from_secs(10);
+        let error = loop {
+            assert!(Instant::now() < until, "the closed output was never reported");
+            let far = Instant::now() + Duration::from_secs(60);
+            if let Ok(result) =
+                tokio::time::timeout(Duration::from_millis(100), adapter.next_event(far, "an event")).await
+            {
+                break result.expect_err("no event can come");
+            }
+        };
+        assert!(
+            matches!(&error, AdapterError::Exited { status } if status == "closed its output"),
+            "{error:?}"
+        );
+        adapter.stop(Duration::from_millis(100)).await;
     }
 }
