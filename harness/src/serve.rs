@@ -451,9 +451,12 @@ mod tests {
         (Bridge::new(ours, false, shows_qr), theirs)
     }
 
+    /// The next event the bridge wrote; `None` when it wrote nothing within 200 ms. A
+    /// line that is not an event fails the test.
     async fn next_event(events: &mut tokio::io::Lines<BufReader<DuplexStream>>) -> Option<AdapterEvent> {
         let line = tokio::time::timeout(Duration::from_millis(200), events.next_line()).await.ok()?;
-        AdapterEvent::parse(&line.ok()??).ok()
+        let line = line.expect("the bridge's events can be read")?;
+        Some(AdapterEvent::parse(&line).unwrap_or_else(|e| panic!("the bridge wrote {line:?}: {e}")))
     }
 
     #[tokio::test]

@@ -87,10 +87,10 @@ fn an_event_of_the_wrong_shape_is_malformed_too() {
 #[test]
 fn an_adapter_that_hangs_fails_after_the_deadline() {
     let command = script("hang", &format!("{READY}\nexec sleep 60"));
-    let (result, took) = run(command, 1_500);
+    let (result, took) = run(command, 3_000);
     assert_eq!(result.verdict, Verdict::Fail, "{}", messages(&result));
     assert!(
-        messages(&result).contains("did not finish within the deadline of 1500 ms"),
+        messages(&result).contains("did not finish within the deadline of 3000 ms"),
         "{}",
         messages(&result)
     );
@@ -100,7 +100,7 @@ fn an_adapter_that_hangs_fails_after_the_deadline() {
 #[test]
 fn an_adapter_silent_before_ready_fails_after_the_deadline() {
     let command = script("mute", "exec sleep 60");
-    let (result, took) = run(command, 1_500);
+    let (result, took) = run(command, 3_000);
     assert_eq!(result.verdict, Verdict::Fail, "{}", messages(&result));
     assert!(messages(&result).contains("`ready`"), "{}", messages(&result));
     assert!(took < Duration::from_secs(15), "took {took:?}");

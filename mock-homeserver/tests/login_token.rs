@@ -181,7 +181,12 @@ async fn r1_and_lifetime_follow_the_profile() {
             &json!({ "login_token": { "stable": false, "r1": true, "r0": true, "lifetime_ms": 5_000 } }),
         )
         .unwrap();
-    let ts = TestServer::start(profile).await;
+    // A clock that stands still: the 5 s lifetime must not run out on a slow machine
+    // between asking for the tokens and using them.
+    let clock = ManualClock::new();
+    let server =
+        MockHomeserver::builder().profile(profile).clock(Arc::new(clock)).seed(1).start().await.unwrap();
+    let ts = TestServer { server, http: reqwest::Client::new() };
     let alice = ts.account("alice");
     assert_eq!(ts.post(STABLE, Some(&alice.token), &json!({})).await.0, 404);
     let r1 = get_token(&ts, R1, &alice).await;

@@ -25,7 +25,13 @@ pub type Answer = (u16, Value);
 
 impl TestServer {
     pub async fn start(profile: Profile) -> Self {
-        let server = MockHomeserver::builder().profile(profile).seed(1).start().await.expect("bind loopback");
+        Self::start_seeded(profile, 1).await
+    }
+
+    /// A server whose random values (tokens, IDs) come from `seed`.
+    pub async fn start_seeded(profile: Profile, seed: u64) -> Self {
+        let server =
+            MockHomeserver::builder().profile(profile).seed(seed).start().await.expect("bind loopback");
         let http =
             reqwest::Client::builder().timeout(std::time::Duration::from_secs(20)).build().expect("client");
         Self { server, http }
