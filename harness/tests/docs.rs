@@ -1,0 +1,219 @@
+//! `docs/scenario-format.md` documents every fault, knob, setup key and profile switch
+//! that a scenario file can use.
+//!
+//! The names come from the code, not from a list kept here: serde is asked which names
+//! it would have accepted in place of a made-up one. A new fault kind, fault field,
+//! knob, setup key, switch or enumerated value therefore fails this test until the
+//! documentation names it.
+
+use std::path::Path;
+
+use devices::qr_login::config::{ExistingDeviceKnobs, ExistingDeviceSetup, NewDeviceKnobs, NewDeviceSetup};
+use devices::registrar::{RegistrarConfig, RegistrarKnobs};
+use mock_homeserver::{Fault, Profile};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+const MADE_UP: &str = "no-such-name";
+
+/// The names serde would have accepted where `probe` puts [`MADE_UP`]: serde refuses it
+/// with "unknown field `…`, expected one of `a`, `b`" (or "unknown variant …"), and
+/// the names are the quoted ones after "expected". `None` when the probe fails for
+/// another reason (a type error, a missing field) or does not fail.
+fn try_accepted_names<T: DeserializeOwned>(probe: &Value) -> Option<Vec<String>> {
+    let error = serde_json::from_value::<T>(probe.clone()).err()?.to_string();
+    let unknown = format!("unknown field `{MADE_UP}`");
+    let unknown_variant = format!("unknown variant `{MADE_UP}`");
+    if !error.starts_with(&unknown) && !error.starts_with(&unknown_variant) {
+        return None;
+    }
+    let (_, expected) = error.split_once("expected").unwrap_or_else(|| panic!("{probe}: {error}"));
+    let names: Vec<String> = expected.split('`').skip(1).step_by(2).map(str::to_owned).collect();
+    assert!(!names.is_empty(), "{probe}: serde no longer lists the accepted names: {error}");
+    Some(names)
+}
+
+/// Like [`try_accepted_names`], for a probe that must be refused for its made-up name.
+fn accepted_names<T: DeserializeOwned>(probe: Value) -> Vec<String> {
+    try_accepted_names::<T>(&probe)
+        .unwrap_or_else(|| panic!("{probe} must be refused for its unknown name `{MADE_UP}`"))
+}
+
+/// One thing the documentation must name: in the section under `heading`, a table
+/// row whose first cell has `name` in backticks and, when `role` is set, whose second
+/// cell lists that role; the row must also have each of `mentions` in backticks.
+struct Item {
+    heading: &'static str,
+    name: String,
+    role: Option<&'static str>,
+    mentions: Vec<String>,
+}
+
+fn item(heading: &'static str, name: &str, role: Option<&'static str>) -> Item {
+    Item { heading, name: name.to_owned(), role, mentions: Vec::new() }
+}
+
+/// The table rows of a section of the document, as cells.
+fn rows(doc: &str, heading: &str) -> Vec<Vec<String>> {
+    let mut lines = doc.lines().skip_while(|l| l.trim_end() != heading);
+    assert!(lines.next().is_some(), "docs/scenario-format.md has no section `{heading}`");
+    lines
+        .take_while(|l| !l.starts_with("## "))
+        .filter(|l| l.starts_with('|') && !l.starts_with("|---"))
+        .map(|l| l.trim().trim_matches('|').split(" | ").map(|c| c.trim().to_owned()).collect())
+        .collect()
+}
+
+/// What the document fails to say about `item`, if anything.
+fn check(doc: &str, item: &Item) -> Option<String> {
+    let quoted = |name: &str| format!("`{name}`");
+    let role_text = item.role.map(|r| format!(" for role {r}")).unwrap_or_default();
+    let rows: Vec<Vec<String>> = rows(doc, item.heading)
+        .into_iter()
+        .filter(|cells| cells[0].contains(&quoted(&item.name)))
+        .filter(|cells| {
+            item.role.is_none_or(|role| cells.get(1).is_some_and(|c| c.split(", ").any(|r| r == role)))
+        })
+        .collect();
+    if rows.is_empty() {
+        return Some(format!("{}: no row for `{}`{role_text}", item.heading, item.name));
+    }
+    let row_has = |row: &Vec<String>, m: &String| row.iter().any(|cell| cell.contains(&quoted(m)));
+    if rows.iter().any(|row| item.mentions.iter().all(|m| row_has(row, m))) {
+        return None;
+    }
+    let missing: Vec<&String> = item.mentions.iter().filter(|m| !row_has(&rows[0], m)).collect();
+    Some(format!("{}: the row of `{}`{role_text} does not name {missing:?}", item.heading, item.name))
+}
+
+/// The values of an enumerated field, if `probe` with [`MADE_UP`] as the field's value
+/// shows that it is one.
+fn enum_values<T: DeserializeOwned>(probe: Value) -> Vec<String> {
+    try_accepted_names::<T>(&probe).unwrap_or_default()
+}
+
+/// Every fault kind, with its fields and the values of its enumerated fields.
+fn fault_items() -> Vec<Item> {
+    let kinds = accepted_names::<Fault>(json!({ "kind": MADE_UP }));
+    assert!(kinds.contains(&"tamper-device-key".to_owned()), "{kinds:?}");
+    kinds
+        .iter()
+        .map(|kind| {
+            let fields = accepted_names::<Fault>(json!({ "kind": kind, MADE_UP: 0 }));
+            let mut mentions = fields.clone();
+            for field in &fields {
+                mentions.extend(enum_values::<Fault>(json!({ "kind": kind, field.as_str(): MADE_UP })));
+            }
+            Item { heading: "## Faults", name: kind.clone(), role: None, mentions }
+        })
+        .collect()
+}
+
+/// Every knob of every role.
+fn knob_items() -> Vec<Item> {
+    let probe = json!({ MADE_UP: true });
+    [
+        ("A", accepted_names::<NewDeviceKnobs>(probe.clone())),
+        ("B", accepted_names::<ExistingDeviceKnobs>(probe.clone())),
+        ("R", accepted_names::<RegistrarKnobs>(probe)),
+    ]
+    .into_iter()
+    .flat_map(|(role, knobs)| knobs.into_iter().map(move |k| item("## Knobs", &k, Some(role))))
+    .collect()
+}
+
+/// Every setup key of every role, as a scenario writes it (kebab-case), with the
+/// values of enumerated keys.
+fn setup_items() -> Vec<Item> {
+    let probe = json!({ MADE_UP: true });
+    let mut items = Vec::new();
+    for (role, keys) in [
+        ("A", accepted_names::<NewDeviceSetup>(probe.clone())),
+        ("B", accepted_names::<ExistingDeviceSetup>(probe.clone())),
+    ] {
+        items.extend(keys.iter().map(|k| item("## Setup", k, Some(role))));
+    }
+    // The registrar's setup goes into its configuration with `-` turned into `_`.
+    for key in accepted_names::<RegistrarConfig>(probe) {
+        let mut entry = item("## Setup", &key.replace('_', "-"), Some("R"));
+        entry.mentions = enum_values::<RegistrarConfig>(json!({ key.as_str(): MADE_UP }));
+        items.push(entry);
+    }
+    items
+}
+
+/// Every profile switch, `group.switch` inside a group, with the values of enumerated
+/// switches.
+fn override_items() -> Vec<Item> {
+    let defaults = serde_json::to_value(Profile::default()).unwrap();
+    let mut items = Vec::new();
+    for switch in accepted_names::<Profile>(json!({ MADE_UP: 0 })) {
+        let mut probes = Vec::new();
+        if defaults[&switch].is_object() {
+            for inner in accepted_names::<Profile>(json!({ switch.as_str(): { MADE_UP: 0 } })) {
+                let probe = json!({ switch.as_str(): { inner.as_str(): MADE_UP } });
+                probes.push((format!("{switch}.{inner}"), probe));
+            }
+        } else {
+            probes.push((switch.clone(), json!({ switch.as_str(): MADE_UP })));
+        }
+        for (name, probe) in probes {
+            let mut entry = item("## Profiles and overrides", &name, None);
+            entry.mentions = enum_values::<Profile>(probe);
+            items.push(entry);
+        }
+    }
+    items
+}
+
+fn doc() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/scenario-format.md");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn assert_documented(items: Vec<Item>) {
+    assert!(!items.is_empty());
+    let doc = doc();
+    let missing: Vec<String> = items.iter().filter_map(|i| check(&doc, i)).collect();
+    assert!(
+        missing.is_empty(),
+        "docs/scenario-format.md does not document what the code accepts:\n  {}",
+        missing.join("\n  ")
+    );
+}
+
+#[test]
+fn every_fault_kind_and_its_fields_are_documented() {
+    assert_documented(fault_items());
+}
+
+#[test]
+fn every_knob_is_documented_with_its_role() {
+    assert_documented(knob_items());
+}
+
+#[test]
+fn every_setup_key_is_documented_with_its_role() {
+    assert_documented(setup_items());
+}
+
+#[test]
+fn every_profile_switch_is_documented() {
+    assert_documented(override_items());
+}
+
+#[test]
+fn the_probe_finds_names_values_and_fields() {
+    // The mechanism itself: if serde's messages changed, the tests above would check
+    // nothing; these names are known to exist.
+    let faults = fault_items();
+    let tamper = faults.iter().find(|i| i.name == "tamper-device-key").expect("a known kind");
+    for name in ["user_id", "device_id", "field", "value", "ed25519", "curve25519", "signature"] {
+        assert!(tamper.mentions.contains(&name.to_owned()), "{:?}", tamper.mentions);
+    }
+    assert!(knob_items().iter().any(|i| i.name == "skip-master-key-check" && i.role == Some("A")));
+    let setup = setup_items();
+    let send_keys = setup.iter().find(|i| i.name == "send-keys").expect("a known registrar key");
+    assert!(send_keys.mentions.contains(&"if-advertised".to_owned()), "{:?}", send_keys.mentions);
+    assert!(override_items().iter().any(|i| i.name == "rendezvous.ttl_ms"));
+}
