@@ -172,7 +172,7 @@ async fn unsupported_homeserver_ends_both_unsupported() {
 async fn incompatible_intents_end_both_incompatible() {
     let env = Env::default().await;
     let mut b = env.b_config();
-    b.knobs.qr_intent = Some("login.start".into());
+    b.knobs.qr_intent = Some(protocol::qr_login::Intent::LoginStart);
     let run = run(&env, env.a_config(), b, true).await;
     assert_eq!(run.outcome_a(), Some(Outcome::IncompatibleIntent), "{:#?}", run.a);
     assert_eq!(run.outcome_b(), Some(Outcome::IncompatibleIntent), "{:#?}", run.b);

@@ -259,6 +259,8 @@ impl Scenario {
             let json =
                 serde_json::to_value(fault.get_ref()).map_err(|e| fail(at(fault.span()), e.to_string()))?;
             serde_json::from_value::<mock_homeserver::Fault>(json.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|f| f.check())
                 .map_err(|e| fail(at(fault.span()), format!("invalid fault: {e}")))?;
             faults.push(json);
         }
@@ -364,7 +366,7 @@ impl Scenario {
             ));
         }
 
-        Ok(Scenario {
+        let scenario = Scenario {
             path: path.to_owned(),
             name: name.to_owned(),
             title: raw.title,
@@ -380,7 +382,13 @@ impl Scenario {
             approve: raw.user.approve,
             roles,
             expectations,
-        })
+        };
+        // The role tables must make valid device configurations: a misspelt knob or
+        // setup key fails here, not when the scenario runs.
+        for spec in &scenario.roles {
+            crate::roles::check(spec, &scenario).map_err(|e| fail(e.line, e.message))?;
+        }
+        Ok(scenario)
     }
 }
 

@@ -133,8 +133,11 @@ fn setup_items() -> Vec<Item> {
     ] {
         items.extend(keys.iter().map(|k| item("## Setup", k, Some(role))));
     }
-    // The registrar's setup goes into its configuration with `-` turned into `_`.
-    for key in accepted_names::<RegistrarConfig>(probe) {
+    // The registrar's setup goes into its configuration with `-` turned into `_`;
+    // only some of its fields are a scenario's to set.
+    let fields = accepted_names::<RegistrarConfig>(probe);
+    for key in harness::roles::REGISTRAR_SETUP.iter().map(|k| k.to_string()) {
+        assert!(fields.contains(&key), "`{key}` is not a field of the registrar's configuration");
         let mut entry = item("## Setup", &key.replace('_', "-"), Some("R"));
         entry.mentions = enum_values::<RegistrarConfig>(json!({ key.as_str(): MADE_UP }));
         items.push(entry);

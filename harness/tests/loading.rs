@@ -81,3 +81,69 @@ fn a_scenario_without_expectations_does_not_load() {
     let error = load(&text).unwrap_err();
     assert!(error.contains("at least one expectation"), "{error}");
 }
+
+#[test]
+fn a_misspelt_knob_names_file_and_line_at_load() {
+    let text = VALID.replace(
+        "kind = \"existing-device\"",
+        "kind = \"existing-device\"\nknobs = { lie-master-kye = true }",
+    );
+    let error = load(&text).unwrap_err();
+    assert!(error.starts_with("scenarios/qr-login/x.toml:14:"), "{error}");
+    assert!(error.contains("role B") && error.contains("lie-master-kye"), "{error}");
+}
+
+#[test]
+fn a_misspelt_setup_key_and_a_snake_case_one_fail_at_load() {
+    for key in ["cross-signnig", "cross_signing"] {
+        let text = VALID.replace(
+            "kind = \"existing-device\"",
+            &format!("kind = \"existing-device\"\nsetup = {{ {key} = false }}"),
+        );
+        let error = load(&text).unwrap_err();
+        assert!(error.starts_with("scenarios/qr-login/x.toml:14:"), "{error}");
+        assert!(error.contains(key), "{error}");
+    }
+}
+
+#[test]
+fn an_unknown_qr_intent_fails_at_load() {
+    let text = VALID.replace(
+        "kind = \"existing-device\"",
+        "kind = \"existing-device\"\nknobs = { qr-intent = \"login.finish\" }",
+    );
+    let error = load(&text).unwrap_err();
+    assert!(error.contains("login.finish") && error.contains("login.start"), "{error}");
+}
+
+#[test]
+fn the_registrars_setup_cannot_change_what_the_run_sets() {
+    let register = r#"title = "R registers"
+flow = "register"
+[roles.R]
+kind = "registrar"
+setup = { username = "bob" }
+[expect]
+order = ["R -> HS: POST /register"]
+"#;
+    let error = Scenario::parse(register, Path::new("scenarios/register/x.toml"), "register/x")
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("scenarios/register/x.toml:5:"), "{error}");
+    assert!(error.contains("unknown setup key `username`"), "{error}");
+    let allowed =
+        register.replace("username = \"bob\"", "registration-token = \"t\", send_keys = \"always\"");
+    Scenario::parse(&allowed, Path::new("scenarios/register/x.toml"), "register/x")
+        .expect("both spellings load");
+}
+
+#[test]
+fn a_fault_that_cannot_change_anything_fails_at_load() {
+    let text = VALID.replace(
+        "profile = \"default\"",
+        "profile = \"default\"\n[[server.faults]]\nkind = \"tamper-cross-signing-key\"\nuser_id = \"@alice:test\"\nkey = \"master\"\nfield = \"curve25519\"",
+    );
+    let error = load(&text).unwrap_err();
+    assert!(error.starts_with("scenarios/qr-login/x.toml:"), "{error}");
+    assert!(error.contains("no curve25519 key"), "{error}");
+}

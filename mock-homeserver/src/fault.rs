@@ -91,7 +91,9 @@ pub enum Fault {
         /// The delay, by the server's clock.
         delay_ms: u64,
     },
-    /// Expire every rendezvous session after this many rendezvous requests (0 = at once).
+    /// Expire every rendezvous session after this many rendezvous requests. The
+    /// fault waits for a live session: with 0 it expires the first one on the next
+    /// request after its creation.
     ExpireRendezvous {
         /// Requests to the rendezvous before expiry.
         #[serde(default)]
@@ -129,6 +131,18 @@ fn default_error_text() -> String {
 }
 
 impl Fault {
+    /// Whether the fault can change anything: `Err` names what makes it a no-op
+    /// (e.g. a cross-signing key has no Curve25519 key to tamper with). Scenario
+    /// loaders call it so that such a fault is an error, not a silent pass.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Fault::TamperCrossSigningKey { field: FaultField::Curve25519, .. } => {
+                Err("a cross-signing key has no curve25519 key: tamper `ed25519` or `signature`".to_owned())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A short description for the journal.
     pub fn describe(&self) -> String {
         match self {

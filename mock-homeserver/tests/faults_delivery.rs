@@ -164,3 +164,12 @@ async fn the_journal_is_served_over_http() {
     assert_eq!(entries[0].path, "/_matrix/client/v3/sendToDevice/m.x/j1");
     assert_eq!(entries[0].faults, vec!["drop-to-device m.x"]);
 }
+
+#[tokio::test]
+async fn expire_rendezvous_at_once_waits_for_a_session_to_expire() {
+    let (ts, _clock) = with_clock(Fault::ExpireRendezvous { after_requests: 0, after_writes: None }).await;
+    let created = ts.http.post(ts.url(RENDEZVOUS)).body("{}").send().await.unwrap();
+    assert_eq!(created.status().as_u16(), 201, "nothing to expire before the session exists");
+    let url = created.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(ts.http.get(&url).send().await.unwrap().status().as_u16(), 404, "gone at once");
+}

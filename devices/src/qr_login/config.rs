@@ -2,7 +2,7 @@
 //! misbehaviour knobs. Every type deserialises from kebab-case JSON and rejects unknown
 //! fields, so scenario files can name them.
 
-use protocol::qr_login::Dialect;
+use protocol::qr_login::{Dialect, Intent};
 use serde::{Deserialize, Serialize};
 
 /// The MSC3906 message vocabulary, as scenario files name it.
@@ -87,7 +87,7 @@ pub struct ExistingDeviceKnobs {
     pub sign_with_wrong_key: bool,
     /// The QR code B shows carries this intent instead of `login.reciprocate`
     /// (`login.start` makes the intents incompatible).
-    pub qr_intent: Option<String>,
+    pub qr_intent: Option<Intent>,
 }
 
 /// The existing device (B): a signed-in device that approves A's login.
@@ -192,7 +192,7 @@ pub struct NewDeviceKnobs {
     /// Element Android's 16-byte IVs.
     pub android: bool,
     /// The QR code A shows carries this intent instead of `login.start`.
-    pub qr_intent: Option<String>,
+    pub qr_intent: Option<Intent>,
 }
 
 /// The new device (A): not signed in; signs in through B.

@@ -65,7 +65,7 @@ pub fn parse_role(text: &str) -> Result<RoleKind, String> {
 fn passable_setup(kind: RoleKind) -> &'static [&'static str] {
     match kind {
         RoleKind::NewDevice => &["e2ee"],
-        RoleKind::ExistingDevice => &["cross-signing", "cross_signing", "backup"],
+        RoleKind::ExistingDevice => &["cross-signing", "backup"],
         RoleKind::Registrar => &["registration-token", "registration_token"],
     }
 }
@@ -129,7 +129,7 @@ pub(crate) fn commands_for(
                 username: Some(context.username.clone()),
                 password: Some(context.password.clone()),
                 device_id: Some(roles::device_id_of(name).to_owned()),
-                cross_signing: Some(flag(&["cross-signing", "cross_signing"])),
+                cross_signing: Some(flag(&["cross-signing"])),
                 backup: Some(flag(&["backup"])),
                 wait_ms,
                 ..Setup::default()

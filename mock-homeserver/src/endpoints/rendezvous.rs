@@ -19,7 +19,8 @@
 //! The [`Fault::ExpireRendezvous`] fault counts the requests reaching these handlers
 //! (or, with `after_writes`, only the `POST`s and `PUT`s); on the request after the
 //! last counted one it expires every live session once, before that request is
-//! handled, and names itself in that request's journal entry.
+//! handled, and names itself in that request's journal entry. It waits for a live
+//! session: with nothing to expire it stays armed.
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -162,6 +163,12 @@ fn before_request(ctx: &mut Ctx<'_>) {
             if counted {
                 active.seen += 1;
             }
+            continue;
+        }
+        let now = ctx.now_ms;
+        if !ctx.state.rendezvous.values().any(|session| session.expires_at_ms > now) {
+            // Nothing to expire yet (e.g. with a count of 0, the creating POST):
+            // the fault stays armed for the next request.
             continue;
         }
         active.remaining = Some(0);

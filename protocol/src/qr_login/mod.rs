@@ -50,11 +50,15 @@ pub fn is_login_token_protocol(protocol: &str) -> bool {
 
 /// The sender's role in the sign-in, as carried in the QR code and in the
 /// incompatible-intent message (protocol.md §0, §1.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Its serde form is the wire string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Intent {
     /// `login.start`: the new device A, which wants to sign in.
+    #[serde(rename = "login.start")]
     LoginStart,
     /// `login.reciprocate`: the existing device B, which signs A in.
+    #[serde(rename = "login.reciprocate")]
     LoginReciprocate,
 }
 

@@ -32,13 +32,7 @@ impl ExistingDevice {
 
     /// C1 answered: show the QR code and wait for the scanner's key.
     pub(super) fn on_created(&mut self, now: u64, result: HttpResult) -> Step {
-        let intent = self
-            .config
-            .knobs
-            .qr_intent
-            .as_deref()
-            .and_then(Intent::from_wire)
-            .unwrap_or(Intent::LoginReciprocate);
+        let intent = self.config.knobs.qr_intent.unwrap_or(Intent::LoginReciprocate);
         if let Err(step) = self.flow.show_code(&self.config.homeserver, result, intent) {
             return step;
         }
