@@ -126,6 +126,22 @@ enum Answer {
     Code(String),
 }
 
+/// The QR payload of the person's client, on its way to the simulated peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Qr {
+    /// The person's client does not show the code in this scenario.
+    NotShown,
+    /// It will; the run has not asked for the payload yet.
+    Expected,
+    /// Pasted before the run asked for it (a person may be quicker than the
+    /// driver): handed over as soon as it does.
+    Early(String),
+    /// The run asked; the person has not pasted it yet.
+    Awaited,
+    /// Given to the simulated peer.
+    HandedOver,
+}
+
 /// Plays the person's client towards the driver: reads the driver's commands from
 /// `commands`, writes events to `events`, prints to the person and reads their input.
 struct Bridge {
@@ -133,13 +149,8 @@ struct Bridge {
     events: Option<DuplexStream>,
     /// Whether the simulated existing device waits for the person's approval.
     asks_approval: bool,
-    /// Whether the person's client shows the QR code in this scenario.
-    shows_qr: bool,
-    awaiting_qr: bool,
-    qr_handed_over: bool,
-    /// A QR payload the person pasted before the run asked for it (they may be
-    /// quicker than the driver): handed over as soon as it does.
-    early_qr: Option<String>,
+    /// Where the QR payload of the person's client is.
+    qr: Qr,
     peer_code: Option<String>,
     pending: Option<Answer>,
     answered: bool,
@@ -151,10 +162,7 @@ impl Bridge {
         Self {
             events: Some(events),
             asks_approval,
-            shows_qr,
-            awaiting_qr: false,
-            qr_handed_over: false,
-            early_qr: None,
+            qr: if shows_qr { Qr::Expected } else { Qr::NotShown },
             peer_code: None,
             pending: None,
             answered: false,
@@ -170,16 +178,13 @@ impl Bridge {
 
     async fn on_command(&mut self, line: &str) {
         match AdapterCommand::parse(line) {
-            Ok(AdapterCommand::ShowQr { .. }) => match self.early_qr.take() {
-                Some(payload) => {
+            Ok(AdapterCommand::ShowQr { .. }) => match std::mem::replace(&mut self.qr, Qr::Awaited) {
+                Qr::Early(payload) => {
                     say("The simulated peer scans the QR payload you pasted.");
-                    self.qr_handed_over = true;
+                    self.qr = Qr::HandedOver;
                     self.emit(&AdapterEvent::QrCode { payload }).await;
                 }
-                None => {
-                    self.awaiting_qr = true;
-                    say("Your client shows the QR code: paste its JSON payload here as one line.");
-                }
+                _ => say("Your client shows the QR code: paste its JSON payload here as one line."),
             },
             Ok(AdapterCommand::Approve) => say("The simulated user approves (approve on your client too)."),
             Ok(AdapterCommand::Decline) => say("The simulated user declines (decline on your client too)."),
@@ -217,25 +222,17 @@ impl Bridge {
             self.events = None;
             return;
         }
-        if self.awaiting_qr {
-            match serde_json::from_str::<serde_json::Value>(line) {
-                Ok(_) => {
-                    self.awaiting_qr = false;
-                    self.qr_handed_over = true;
-                    say("QR payload read; the simulated peer scans it.");
-                    self.emit(&AdapterEvent::QrCode { payload: line.to_owned() }).await;
-                }
-                Err(e) => say(&format!("that is not JSON ({e}); paste the QR payload as one line")),
-            }
-            return;
-        }
-        if self.shows_qr && line.starts_with('{') && self.early_qr.is_none() && !self.qr_handed_over {
-            match serde_json::from_str::<serde_json::Value>(line) {
-                Ok(_) => {
-                    say("QR payload read; the simulated peer scans it once the run is ready.");
-                    self.early_qr = Some(line.to_owned());
-                }
-                Err(e) => say(&format!("that is not JSON ({e}); paste the QR payload as one line")),
+        let is_qr = self.qr == Qr::Awaited || (self.qr == Qr::Expected && line.starts_with('{'));
+        if is_qr {
+            if let Err(e) = serde_json::from_str::<serde_json::Value>(line) {
+                say(&format!("that is not JSON ({e}); paste the QR payload as one line"));
+            } else if self.qr == Qr::Awaited {
+                say("QR payload read; the simulated peer scans it.");
+                self.qr = Qr::HandedOver;
+                self.emit(&AdapterEvent::QrCode { payload: line.to_owned() }).await;
+            } else {
+                say("QR payload read; the simulated peer scans it once the run is ready.");
+                self.qr = Qr::Early(line.to_owned());
             }
             return;
         }
@@ -480,7 +477,7 @@ mod tests {
         bridge.on_input(r#"{"intent":"login.start"}"#).await;
         bridge.on_command(&AdapterCommand::ShowQr { dialect: "v1".into() }.to_line()).await;
         assert_eq!(next_event(&mut events).await, None);
-        assert_eq!(bridge.early_qr, None);
+        assert_eq!(bridge.qr, Qr::Awaited, "nothing was held");
     }
 
     #[test]
