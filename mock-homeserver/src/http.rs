@@ -9,7 +9,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::Router;
 
 use crate::core::{Handled, CORS_HEADERS};
-use crate::{Body, Homeserver, MatrixError, Request, Response};
+use crate::{Homeserver, MatrixError, Request, Response};
 
 /// The most the shell reads of any body; the core applies the profile's smaller limits.
 const HARD_BODY_LIMIT: usize = 1 << 20;
@@ -77,24 +77,12 @@ pub(crate) async fn handle_with_long_poll(core: &Homeserver, req: &Request) -> R
 }
 
 fn to_axum(response: Response) -> axum::response::Response {
-    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let (content_type, body) = match response.body {
-        Body::Empty => (None, AxumBody::empty()),
-        Body::Json(value) => (
-            Some("application/json".to_owned()),
-            AxumBody::from(serde_json::to_vec(&value).unwrap_or_default()),
-        ),
-        Body::Bytes { content_type, data } => (Some(content_type), AxumBody::from(data)),
-    };
-    let mut out = axum::response::Response::new(body);
+    let wire = response.into_wire();
+    let status = StatusCode::from_u16(wire.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut out = axum::response::Response::new(AxumBody::from(wire.body));
     *out.status_mut() = status;
     let headers = out.headers_mut();
-    if let Some(content_type) = content_type {
-        if let Ok(value) = HeaderValue::from_str(&content_type) {
-            headers.insert(axum::http::header::CONTENT_TYPE, value);
-        }
-    }
-    let extra = response.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+    let extra = wire.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
     for (name, value) in extra.chain(CORS_HEADERS) {
         if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::from_str(value)) {
             if !headers.contains_key(&name) {

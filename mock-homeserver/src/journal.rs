@@ -5,6 +5,11 @@ use serde_json::Value;
 
 use crate::Caller;
 
+/// The request header by which the harness marks a request of one of its simulated
+/// devices with the device's role (`A`, `B`, `R`); the journal records it as
+/// [`JournalEntry::role`].
+pub const ROLE_HEADER: &str = "x-conformance-role";
+
 /// A request or response body as the journal records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -68,6 +73,11 @@ pub struct JournalEntry {
     pub response: JournalBody,
     /// The user and device of the access token, or `None` for an anonymous request.
     pub caller: Option<Caller>,
+    /// The simulated role that made the request, from its [`ROLE_HEADER`] header:
+    /// the harness marks the requests of its own simulated devices, so a request
+    /// without the mark is an external client's. `None` when unmarked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// The faults that fired while this request was handled, described.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<String>,

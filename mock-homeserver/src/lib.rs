@@ -34,10 +34,10 @@ mod profile;
 
 pub use builder::{Builder, MockHomeserver};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use core::{Body, Caller, Handled, Homeserver, Request, Response};
+pub use core::{Body, Caller, Handled, Homeserver, Request, Response, WireResponse};
 pub use error::MatrixError;
 pub use fault::{CrossSigningKeyKind, Fault, FaultField};
-pub use journal::{JournalBody, JournalEntry};
+pub use journal::{JournalBody, JournalEntry, ROLE_HEADER};
 pub use profile::{
     LoginTokenSupport, Msc2912Support, Profile, ProfileError, RendezvousLocation, RendezvousProfile,
 };

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use serde_json::Value;
 use tokio::sync::Notify;
 
-pub use request::{Body, Caller, Request, Response};
+pub use request::{Body, Caller, Request, Response, WireResponse};
 pub(crate) use state::State;
 
 use crate::endpoints::{self, Auth, Route};
@@ -187,6 +187,7 @@ impl Homeserver {
                 Body::Bytes { content_type, data } => JournalBody::from_bytes(data, Some(content_type)),
             },
             caller,
+            role: req.header(crate::journal::ROLE_HEADER).map(str::to_owned),
             faults,
         };
         state.journal.push(entry);

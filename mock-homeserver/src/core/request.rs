@@ -167,6 +167,42 @@ impl Response {
             _ => None,
         }
     }
+
+    /// The response as it goes on the wire: status, headers (`Content-Type` from the
+    /// body first, then the extra headers, each name once, lower case) and the body's
+    /// bytes. The HTTP shell sends exactly this, and an in-process caller that
+    /// bypasses HTTP sees exactly this, so both paths answer alike.
+    pub fn into_wire(self) -> WireResponse {
+        let (content_type, body) = match self.body {
+            Body::Empty => (None, Vec::new()),
+            Body::Json(value) => {
+                (Some("application/json".to_owned()), serde_json::to_vec(&value).unwrap_or_default())
+            }
+            Body::Bytes { content_type, data } => (Some(content_type), data),
+        };
+        let mut headers: Vec<(String, String)> = Vec::with_capacity(self.headers.len() + 1);
+        if let Some(content_type) = content_type {
+            headers.push(("content-type".to_owned(), content_type));
+        }
+        for (name, value) in self.headers {
+            let name = name.to_ascii_lowercase();
+            if !headers.iter().any(|(n, _)| *n == name) {
+                headers.push((name, value));
+            }
+        }
+        WireResponse { status: self.status, headers, body }
+    }
+}
+
+/// A [`Response`] in the form it takes on the wire ([`Response::into_wire`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// Headers, names in lower case, each name once.
+    pub headers: Vec<(String, String)>,
+    /// The body's bytes.
+    pub body: Vec<u8>,
 }
 
 impl From<MatrixError> for Response {
