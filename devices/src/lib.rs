@@ -19,6 +19,7 @@
 //! Devices reach a homeserver only over HTTP, so they work against any homeserver.
 
 pub mod api;
+pub mod engine;
 pub mod events;
 pub mod io;
 pub mod olm;
@@ -30,6 +31,6 @@ pub mod role;
 pub mod secure_channel;
 pub mod shell;
 
-pub use events::{Abort, Decision, DeviceEvent, Outcome};
+pub use events::{Abort, AbortKind, Decision, DeviceEvent, Outcome, OutcomeKind};
 pub use io::{Command, HttpRequest, HttpResponse, HttpResult, Step, TransportError};
-pub use role::Role;
+pub use role::{Role, RoleKind};

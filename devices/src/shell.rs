@@ -1,16 +1,17 @@
-//! The thin async shell: performs a role's steps over real HTTP in real time.
+//! The thin async shell: one role against any homeserver, over real HTTP, in real
+//! time (what `conformance device` runs behind the adapter protocol).
 //!
-//! The conformance runner has its own deterministic driver with a virtual clock; this
-//! one is for running a simulated device against any homeserver, and for the adapter
-//! protocol.
+//! The loop itself is the engine's ([`crate::engine::real_time`]); this module adds
+//! the reqwest [`HttpExecutor`] and the outcome of a lone role.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::engine::{self, Marking, Observer, RunEnd, Seat, User};
 use crate::events::{Abort, DeviceEvent, Outcome};
-use crate::io::{Command, HttpRequest, HttpResponse, HttpResult, Step, TransportError};
-use crate::role::Role;
+use crate::io::{Command, HttpRequest, HttpResponse, HttpResult, TransportError};
+use crate::role::{Role, RoleKind};
 
 /// Performs [`HttpRequest`]s with reqwest, each bounded by a timeout.
 #[derive(Debug, Clone)]
@@ -58,53 +59,58 @@ impl Default for HttpExecutor {
     }
 }
 
-/// Drives `role` in real time until it is done or `deadline` has passed.
+impl engine::Executor for HttpExecutor {
+    fn execute(&self, request: &HttpRequest) -> impl std::future::Future<Output = HttpResult> + Send {
+        HttpExecutor::execute(self, request)
+    }
+}
+
+/// Passes every event on, and keeps the outcome.
+struct Forward<F> {
+    on_event: F,
+    outcome: Option<Outcome>,
+}
+
+impl<F: FnMut(&DeviceEvent)> Observer for Forward<F> {
+    fn device_event(&mut self, _role: RoleKind, event: &DeviceEvent) {
+        if let DeviceEvent::Finished(outcome) = event {
+            self.outcome = Some(outcome.clone());
+        }
+        (self.on_event)(event);
+    }
+}
+
+/// Drives `role` (playing `kind`) in real time until it is done or `deadline` has
+/// passed.
 ///
 /// Every event is passed to `on_event` as it happens. Commands for
-/// [`Step::AwaitCommand`] come from `commands`. Returns the outcome: the role's own,
-/// or a timeout error when the deadline passed first.
+/// [`crate::Step::AwaitCommand`] come from `commands`. Returns the outcome: the
+/// role's own, or a timeout error when the deadline passed first.
 pub async fn run(
+    kind: RoleKind,
     role: &mut dyn Role,
     executor: &HttpExecutor,
     commands: &mut mpsc::Receiver<Command>,
     deadline: Duration,
-    mut on_event: impl FnMut(&DeviceEvent),
+    on_event: impl FnMut(&DeviceEvent),
 ) -> Outcome {
-    let started = Instant::now();
-    let now = |started: Instant| u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let mut outcome = None;
-    let mut step = role.start(now(started));
-    loop {
-        for event in role.take_events() {
-            if let DeviceEvent::Finished(o) = &event {
-                outcome = Some(o.clone());
-            }
-            on_event(&event);
-        }
-        let remaining = deadline.saturating_sub(started.elapsed());
-        if matches!(step, Step::Done) {
-            break;
-        }
-        if remaining.is_zero() {
-            break;
-        }
-        step = match step {
-            Step::Done => break,
-            Step::Http(request) => match tokio::time::timeout(remaining, executor.execute(&request)).await {
-                Ok(result) => role.on_http(now(started), result),
-                Err(_) => break,
-            },
-            Step::Sleep { ms } => {
-                tokio::time::sleep(Duration::from_millis(ms).min(remaining)).await;
-                role.on_wake(now(started))
-            }
-            Step::AwaitCommand => match tokio::time::timeout(remaining, commands.recv()).await {
-                Ok(Some(command)) => role.on_command(now(started), command),
-                Ok(None) | Err(_) => break,
-            },
-        };
+    let mut observer = Forward { on_event, outcome: None };
+    let options = engine::real_time::Options { deadline, marking: Marking::None };
+    let end = engine::real_time::run(
+        vec![Seat::borrowed(kind, role)],
+        None::<engine::real_time::External<'_, engine::real_time::NoExternal>>,
+        User::absent(),
+        executor.clone(),
+        &mut observer,
+        Some(engine::real_time::Inbox { role: kind, commands }),
+        options,
+    )
+    .await;
+    match (observer.outcome, end) {
+        (Some(outcome), _) => outcome,
+        (None, RunEnd::Runaway(why)) => Outcome::Error { reason: Abort::Timeout { what: why } },
+        (None, _) => Outcome::Error {
+            reason: Abort::Timeout { what: format!("the role to finish within {} ms", deadline.as_millis()) },
+        },
     }
-    outcome.unwrap_or(Outcome::Error {
-        reason: Abort::Timeout { what: format!("the role to finish within {} ms", deadline.as_millis()) },
-    })
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use devices::registrar::{Registrar, RegistrarConfig, RegistrarKnob, RegistrarKnobs};
 use devices::shell::{self, HttpExecutor};
-use devices::{Decision, DeviceEvent, HttpRequest, Outcome};
+use devices::{Decision, DeviceEvent, HttpRequest, Outcome, RoleKind};
 use mock_homeserver::{JournalEntry, MockHomeserver, Profile};
 use protocol::cross_signing::{check_shape, verify_signed_by, CrossSigningKey, KeyUsage};
 use protocol::device_keys::DeviceKeys;
@@ -37,11 +37,18 @@ async fn run(config: RegistrarConfig) -> Run {
     let (_commands_tx, mut commands) = tokio::sync::mpsc::channel(1);
     let mut decisions = Vec::new();
     let executor = HttpExecutor::new(Duration::from_secs(5));
-    let outcome = shell::run(&mut registrar, &executor, &mut commands, Duration::from_secs(20), |event| {
-        if let DeviceEvent::Decision(d) = event {
-            decisions.push(d.clone());
-        }
-    })
+    let outcome = shell::run(
+        RoleKind::Registrar,
+        &mut registrar,
+        &executor,
+        &mut commands,
+        Duration::from_secs(20),
+        |event| {
+            if let DeviceEvent::Decision(d) = event {
+                decisions.push(d.clone());
+            }
+        },
+    )
     .await;
     Run { registrar, decisions, outcome }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use devices::api::{self, ApiError};
 use devices::retry::RetryOn429;
 use devices::shell::{self, HttpExecutor};
-use devices::{Abort, Command, DeviceEvent, HttpRequest, HttpResult, Outcome, Role, Step};
+use devices::{Abort, Command, DeviceEvent, HttpRequest, HttpResult, Outcome, Role, RoleKind, Step};
 use serde_json::json;
 use tokio::sync::mpsc;
 use wiremock::matchers::{method, path};
@@ -57,7 +57,15 @@ impl Role for Whoami {
 
 async fn drive(role: &mut dyn Role, deadline: Duration) -> Outcome {
     let (_tx, mut rx) = mpsc::channel(1);
-    shell::run(role, &HttpExecutor::new(Duration::from_secs(5)), &mut rx, deadline, |_| {}).await
+    shell::run(
+        RoleKind::Registrar,
+        role,
+        &HttpExecutor::new(Duration::from_secs(5)),
+        &mut rx,
+        deadline,
+        |_| {},
+    )
+    .await
 }
 
 fn whoami_ok() -> ResponseTemplate {

@@ -5,10 +5,7 @@ use serde_json::Value;
 
 use crate::Caller;
 
-/// The request header by which the harness marks a request of one of its simulated
-/// devices with the device's role (`A`, `B`, `R`); the journal records it as
-/// [`JournalEntry::role`].
-pub const ROLE_HEADER: &str = "x-conformance-role";
+pub use protocol::ROLE_HEADER;
 
 /// A request or response body as the journal records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

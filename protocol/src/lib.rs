@@ -20,3 +20,11 @@ pub mod key_id;
 pub mod keys;
 pub mod qr_login;
 pub mod signing;
+
+/// The request header by which the harness's own simulated devices mark their
+/// requests with their role's letter (`A`, `B`, `R`).
+///
+/// The mock homeserver records it in its journal, so that the runner attributes each
+/// request by fact: a marked request is the simulated device's, an unmarked one the
+/// external client's. Any other homeserver ignores it.
+pub const ROLE_HEADER: &str = "x-conformance-role";

@@ -2,12 +2,13 @@
 //! a mock homeserver over real HTTP, with a virtual clock shared with the server.
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
+use devices::engine::virtual_time::{self, Limits, VirtualClock};
+use devices::engine::{Marking, Observer, Seat, User};
 use devices::qr_login::{ExistingDevice, ExistingDeviceConfig, NewDevice, NewDeviceConfig};
 use devices::shell::HttpExecutor;
-use devices::{Command, Decision, DeviceEvent, Outcome, Role, Step};
+use devices::{Decision, DeviceEvent, Outcome, RoleKind};
 use mock_homeserver::{Fault, JournalEntry, ManualClock, MockHomeserver, Profile};
 
 /// The password of the test account.
@@ -65,13 +66,32 @@ impl Env {
     }
 }
 
-struct Slot<'r> {
-    role: &'r mut dyn Role,
-    step: Step,
-    wake_at: Option<u64>,
-    events: Vec<DeviceEvent>,
-    commands: VecDeque<Command>,
-    code: Option<String>,
+/// Collects each role's events.
+#[derive(Default)]
+struct Events {
+    a: Vec<DeviceEvent>,
+    b: Vec<DeviceEvent>,
+}
+
+impl Observer for Events {
+    fn device_event(&mut self, role: RoleKind, event: &DeviceEvent) {
+        match role {
+            RoleKind::NewDevice => self.a.push(event.clone()),
+            _ => self.b.push(event.clone()),
+        }
+    }
+}
+
+/// The server's manual clock as the engine's virtual clock.
+struct Clock<'c>(&'c ManualClock);
+
+impl VirtualClock for Clock<'_> {
+    fn now_ms(&self) -> u64 {
+        mock_homeserver::Clock::now_ms(self.0)
+    }
+    fn set_ms(&self, ms: u64) {
+        self.0.set_ms(ms);
+    }
 }
 
 /// What a run produced for each role.
@@ -119,100 +139,15 @@ pub async fn run(env: &Env, a: NewDeviceConfig, b: ExistingDeviceConfig, approve
     let executor = HttpExecutor::default();
     let mut new_device = NewDevice::new(a);
     let mut existing_device = ExistingDevice::new(b);
-    let mut slots = [
-        Slot {
-            role: &mut new_device,
-            step: Step::Done,
-            wake_at: None,
-            events: vec![],
-            commands: VecDeque::new(),
-            code: None,
-        },
-        Slot {
-            role: &mut existing_device,
-            step: Step::Done,
-            wake_at: None,
-            events: vec![],
-            commands: VecDeque::new(),
-            code: None,
-        },
+    let seats = vec![
+        Seat::borrowed(RoleKind::NewDevice, &mut new_device),
+        Seat::borrowed(RoleKind::ExistingDevice, &mut existing_device),
     ];
-    let now = || env.clock_now();
-    for slot in slots.iter_mut() {
-        slot.step = slot.role.start(now());
-    }
-    let mut approved_sent = false;
-    let limit_ms = 600_000;
-    let mut rounds = 0u32;
-    loop {
-        rounds += 1;
-        assert!(rounds < 200_000, "driver made no progress");
-        let mut progressed = false;
-        for i in 0..2 {
-            let step = slots[i].step.clone();
-            let next = match step {
-                Step::Done => None,
-                Step::Http(request) => {
-                    let result = executor.execute(&request).await;
-                    Some(slots[i].role.on_http(now(), result))
-                }
-                Step::Sleep { ms } => {
-                    let at = *slots[i].wake_at.get_or_insert(now() + ms);
-                    if now() >= at {
-                        slots[i].wake_at = None;
-                        Some(slots[i].role.on_wake(now()))
-                    } else {
-                        None
-                    }
-                }
-                Step::AwaitCommand => {
-                    slots[i].commands.pop_front().map(|c| slots[i].role.on_command(now(), c))
-                }
-            };
-            if let Some(next) = next {
-                slots[i].step = next;
-                progressed = true;
-            }
-            for event in slots[i].role.take_events() {
-                match &event {
-                    DeviceEvent::ShowsQrCode { payload } => {
-                        slots[1 - i].commands.push_back(Command::ScanQrCode(payload.clone()));
-                    }
-                    DeviceEvent::ShowsCheckCode { code } => slots[i].code = Some(code.clone()),
-                    _ => {}
-                }
-                slots[i].events.push(event);
-            }
-            if !approved_sent {
-                if let (Some(x), Some(y)) = (&slots[0].code, &slots[1].code) {
-                    let equal = x == y;
-                    slots[1].commands.push_back(if equal && approve {
-                        Command::Approve
-                    } else {
-                        Command::Decline
-                    });
-                    approved_sent = true;
-                }
-            }
-        }
-        if slots.iter().all(|s| s.step == Step::Done) {
-            break;
-        }
-        if !progressed {
-            let next_wake = slots.iter().filter_map(|s| s.wake_at).min();
-            match next_wake {
-                Some(at) if at > now() => env.clock.set_ms(at),
-                Some(_) => {}
-                None => break,
-            }
-            if now() > limit_ms {
-                break;
-            }
-        }
-    }
-    let [a, b] = slots;
-    let (a_events, b_events) = (a.events, b.events);
-    Run { a: a_events, b: b_events, a_secrets: new_device.secrets().clone() }
+    let mut events = Events::default();
+    let limits = Limits { deadline_ms: 600_000, ..Limits::default() };
+    let user = User::new(approve, Some(RoleKind::ExistingDevice));
+    virtual_time::run(seats, user, &executor, &Clock(&env.clock), &mut events, Marking::None, &limits).await;
+    Run { a: events.a, b: events.b, a_secrets: new_device.secrets().clone() }
 }
 
 impl Env {
