@@ -72,6 +72,8 @@ struct Forward<F> {
 }
 
 impl<F: FnMut(&DeviceEvent)> Observer for Forward<F> {
+    type Report = ();
+
     fn device_event(&mut self, _role: RoleKind, event: &DeviceEvent) {
         if let DeviceEvent::Finished(outcome) = event {
             self.outcome = Some(outcome.clone());

@@ -6,11 +6,12 @@ mod common;
 
 use std::time::Duration;
 
-use harness::adapter::run::{does_not_apply, role_env, run_all_external};
-use harness::adapter::ExternalClient;
-use harness::runner::ScenarioResult;
-use harness::scenario::{RoleKind, Scenario};
-use harness::verdict::Verdict;
+use devices::RoleKind;
+use harness::check::verdict::Verdict;
+use harness::run::external::ExternalClient;
+use harness::run::external::{does_not_apply, run_all_external};
+use harness::run::result::ScenarioResult;
+use harness::scenario::Scenario;
 
 use common::{load, report, run_with_client, runtime, REGISTER_MSC2912};
 
@@ -78,7 +79,7 @@ never = ["B -> HS: POST /login/get_token"]
 const REGISTER: (&str, &str) = ("register/adapter/msc2912", REGISTER_MSC2912);
 
 fn device_command(kind: RoleKind, knobs: Option<&str>) -> String {
-    let mut command = format!("{} device --role {}", env!("CARGO_BIN_EXE_conformance"), role_env(kind));
+    let mut command = format!("{} device --role {}", env!("CARGO_BIN_EXE_conformance"), kind.name());
     if let Some(knobs) = knobs {
         command.push_str(&format!(" --knobs '{knobs}'"));
     }
@@ -100,7 +101,7 @@ fn external(scenario: &Scenario, kind: RoleKind, knobs: Option<&str>) -> Scenari
 fn compare(scenarios: &[Scenario], all_pass: bool) -> Vec<String> {
     let mut mismatches = Vec::new();
     for scenario in scenarios {
-        let in_process = runtime().block_on(harness::runner::run(scenario));
+        let in_process = runtime().block_on(harness::run::in_process(scenario));
         if all_pass && in_process.verdict != Verdict::Pass {
             mismatches.push(format!("in process: {}", report(&in_process)));
         }
@@ -110,13 +111,13 @@ fn compare(scenarios: &[Scenario], all_pass: bool) -> Vec<String> {
             }
             let through = external(scenario, kind, None);
             if all_pass && through.verdict != Verdict::Pass {
-                mismatches.push(format!("through the adapter as {}: {}", role_env(kind), report(&through)));
+                mismatches.push(format!("through the adapter as {}: {}", kind.name(), report(&through)));
             }
             if through.verdict != in_process.verdict {
                 mismatches.push(format!(
                     "{} as {}: in process {}, through the adapter {}\n--- in process:\n{}\n--- adapter:\n{}",
                     scenario.name,
-                    role_env(kind),
+                    kind.name(),
                     in_process.verdict,
                     through.verdict,
                     report(&in_process),
@@ -151,11 +152,11 @@ fn the_simulated_registrar_passes_both_ways() {
 /// role, the scenarios of each role in parallel, with a short poll (about a minute).
 #[test]
 fn the_whole_suite_gets_the_same_verdicts_through_the_adapter() {
-    let root = harness::suite::default_scenarios_dir();
-    let scenarios = harness::suite::load_all(&[root]).expect("the suite loads");
+    let root = harness::run::suite::default_scenarios_dir();
+    let scenarios = harness::scenario::load_all(&[root]).expect("the suite loads");
     assert!(!scenarios.is_empty(), "no scenarios under scenarios/");
     let runtime = runtime();
-    let in_process = runtime.block_on(harness::suite::run_all(scenarios.clone(), 2, |_| {}));
+    let in_process = runtime.block_on(harness::run::suite::run_all(scenarios.clone(), 2, |_| {}));
     // The three roles at once: a run mostly waits (polls, B's step-16 wait, the
     // rendezvous TTL of the expiry scenarios), so the longest scenario sets the time.
     let runs = KINDS.map(|kind| {
@@ -182,7 +183,7 @@ fn the_whole_suite_gets_the_same_verdicts_through_the_adapter() {
                 mismatches.push(format!(
                     "{} as {}: in process {}, through the adapter {}\n--- in process:\n{}\n--- adapter:\n{}",
                     result.name,
-                    role_env(kind),
+                    kind.name(),
                     expected.verdict,
                     result.verdict,
                     report(expected),

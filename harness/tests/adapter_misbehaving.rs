@@ -9,10 +9,11 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use harness::adapter::ExternalClient;
-use harness::runner::ScenarioResult;
-use harness::scenario::{RoleKind, Scenario};
-use harness::verdict::Verdict;
+use devices::RoleKind;
+use harness::check::verdict::Verdict;
+use harness::run::external::ExternalClient;
+use harness::run::result::ScenarioResult;
+use harness::scenario::Scenario;
 
 use common::{load, run_with_client, REGISTER_MSC2912};
 

@@ -8,10 +8,10 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use harness::adapter::ExternalClient;
-use harness::runner::ScenarioResult;
-use harness::scenario::RoleKind;
-use harness::verdict::Verdict;
+use devices::RoleKind;
+use harness::check::verdict::Verdict;
+use harness::run::external::ExternalClient;
+use harness::run::result::ScenarioResult;
 
 use common::{load, report, run_with_client, REGISTER_MSC2912};
 
@@ -95,12 +95,12 @@ fn the_example_registrar_passes_the_suites_register_scenarios() {
     if !python() {
         return;
     }
-    let dir = harness::suite::default_scenarios_dir().join("register");
-    let scenarios = harness::suite::load_all(&[dir]).expect("the register scenarios load");
+    let dir = harness::run::suite::default_scenarios_dir().join("register");
+    let scenarios = harness::scenario::load_all(&[dir]).expect("the register scenarios load");
     let client =
         ExternalClient { command: adapter(), kind: RoleKind::Registrar, deadline: None, poll_ms: None };
     let results =
-        common::runtime().block_on(harness::adapter::run::run_all_external(scenarios, client, 4, |_| {}));
+        common::runtime().block_on(harness::run::external::run_all_external(scenarios, client, 4, |_| {}));
     let passed = results.iter().filter(|r| r.verdict == Verdict::Pass).count();
     for result in &results {
         match result.verdict {

@@ -1,11 +1,11 @@
 //! `--transcripts` and `--diagrams`: one file per scenario, named after it; full
 //! transcripts only for failing scenarios, with the HTTP bodies.
 
-use harness::artifacts::{full_transcript, write_diagrams, write_transcripts};
-use harness::expect::{Failure, Level};
-use harness::runner::ScenarioResult;
-use harness::transcript::{Entry, TranscriptEntry};
-use harness::verdict::Verdict;
+use harness::check::expect::{Failure, Level};
+use harness::check::transcript::{Entry, TranscriptEntry};
+use harness::check::verdict::Verdict;
+use harness::report::artifacts::{full_transcript, write_diagrams, write_transcripts};
+use harness::run::result::ScenarioResult;
 use mock_homeserver::JournalBody;
 use serde_json::json;
 
@@ -14,7 +14,7 @@ fn result(name: &str, verdict: Verdict) -> ScenarioResult {
         seq: 1,
         at_ms: 0,
         entry: Entry::Http {
-            actor: "B".into(),
+            actor: harness::check::transcript::Actor::Role(devices::RoleKind::ExistingDevice),
             method: "POST".into(),
             path: "/_matrix/client/v3/keys/query".into(),
             query: Some("timeout=0".into()),
@@ -44,6 +44,8 @@ fn result(name: &str, verdict: Verdict) -> ScenarioResult {
         transcript,
         snapshot: String::new(),
         names: vec![],
+        notes: vec![],
+        stderr: String::new(),
         expected_failure: None,
     }
 }

@@ -136,10 +136,11 @@ fn setup_items() -> Vec<Item> {
     // The registrar's setup goes into its configuration with `-` turned into `_`;
     // only some of its fields are a scenario's to set.
     let fields = accepted_names::<RegistrarConfig>(probe);
-    for key in harness::roles::REGISTRAR_SETUP.iter().map(|k| k.to_string()) {
-        assert!(fields.contains(&key), "`{key}` is not a field of the registrar's configuration");
-        let mut entry = item("## Setup", &key.replace('_', "-"), Some("R"));
-        entry.mentions = enum_values::<RegistrarConfig>(json!({ key.as_str(): MADE_UP }));
+    for key in devices::registrar::RegistrarSetup::KEYS.iter().map(|k| k.to_string()) {
+        let field = key.replace('-', "_");
+        assert!(fields.contains(&field), "`{key}` is not a field of the registrar's configuration");
+        let mut entry = item("## Setup", &key, Some("R"));
+        entry.mentions = enum_values::<RegistrarConfig>(json!({ field.as_str(): MADE_UP }));
         items.push(entry);
     }
     items

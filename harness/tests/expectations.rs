@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use harness::expect::{Failure, Level};
-use harness::expectations::{apply, Expectations};
-use harness::runner::ScenarioResult;
-use harness::suite::run_succeeded;
-use harness::verdict::Verdict;
+use harness::check::expect::{Failure, Level};
+use harness::check::verdict::Verdict;
+use harness::report::expectations::{apply, Expectations};
+use harness::run::result::ScenarioResult;
+use harness::run::suite::run_succeeded;
 
 const FILE: &str = r#"# Known gaps of the example implementation.
 [[skip]]
@@ -50,6 +50,8 @@ fn result(name: &str, verdict: Verdict) -> ScenarioResult {
         transcript: vec![],
         snapshot: String::new(),
         names: vec![],
+        notes: vec![],
+        stderr: String::new(),
         expected_failure: None,
     }
 }

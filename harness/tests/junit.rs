@@ -1,12 +1,13 @@
 //! The JUnit report is well-formed XML whose counts, testcases and texts match the
 //! results it was made from, special characters included.
 
+use devices::RoleKind;
 use devices::{Decision, Outcome};
-use harness::expect::{Failure, Level};
-use harness::junit::junit_xml;
-use harness::runner::ScenarioResult;
-use harness::transcript::{Entry, TranscriptEntry};
-use harness::verdict::Verdict;
+use harness::check::expect::{Failure, Level};
+use harness::check::transcript::{Actor, Ending, Entry, TranscriptEntry};
+use harness::check::verdict::Verdict;
+use harness::report::junit::junit_xml;
+use harness::run::result::ScenarioResult;
 use mock_homeserver::JournalBody;
 use roxmltree::{Document, Node};
 use serde_json::json;
@@ -24,7 +25,12 @@ fn result(name: &str, verdict: Verdict, failures: Vec<Failure>) -> ScenarioResul
         duration_ms: 1234,
         transcript: Vec::new(),
         snapshot: String::new(),
-        names: vec![("NEWDEVICE".into(), "A".into()), ("OLDDEVICE".into(), "B".into())],
+        names: vec![
+            ("NEWDEVICE".into(), RoleKind::NewDevice),
+            ("OLDDEVICE".into(), RoleKind::ExistingDevice),
+        ],
+        notes: vec![],
+        stderr: String::new(),
         expected_failure: None,
     }
 }
@@ -34,7 +40,7 @@ fn http(seq: usize, actor: &str, method: &str, path: &str, status: u16) -> Trans
         seq,
         at_ms: seq as u64 * 10,
         entry: Entry::Http {
-            actor: actor.into(),
+            actor: Actor::Role(RoleKind::from_letter(actor).expect("a role letter")),
             method: method.into(),
             path: path.into(),
             query: None,
@@ -54,14 +60,14 @@ fn long_transcript() -> Vec<TranscriptEntry> {
         seq: 59,
         at_ms: 590,
         entry: Entry::Decision {
-            actor: "B".into(),
+            actor: RoleKind::ExistingDevice,
             decision: Decision::MarkedVerified { device_id: "NEWDEVICE".into() },
         },
     });
     entries.push(TranscriptEntry {
         seq: 60,
         at_ms: 600,
-        entry: Entry::Finished { actor: "B".into(), outcome: Outcome::Verified },
+        entry: Entry::Finished { actor: RoleKind::ExistingDevice, ending: Ending::from(&Outcome::Verified) },
     });
     entries
 }

@@ -34,7 +34,7 @@ fn a_valid_scenario_loads() {
     assert_eq!(scenario.name, "qr-login/x");
     assert_eq!(scenario.roles.len(), 2);
     assert_eq!(scenario.expectations.len(), 3);
-    assert_eq!(scenario.shows_code, "B");
+    assert_eq!(scenario.shows_code, devices::RoleKind::ExistingDevice);
 }
 
 #[test]

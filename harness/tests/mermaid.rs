@@ -1,18 +1,23 @@
 //! Sequence diagrams drawn from transcripts: participants, arrows, collapsed polling,
 //! failure notes in place, and every line a statement Mermaid knows.
 
+use devices::RoleKind;
 use devices::{Abort, Decision, Outcome};
-use harness::expect::{Failure, Level};
-use harness::mermaid::{sequence_diagram, MAX_TEXT};
-use harness::runner::ScenarioResult;
-use harness::transcript::{Entry, TranscriptEntry};
-use harness::verdict::Verdict;
+use harness::check::expect::{Failure, Level};
+use harness::check::transcript::{Actor, Display, Ending, Entry, SeenBy, TranscriptEntry};
+use harness::check::verdict::Verdict;
+use harness::report::mermaid::{sequence_diagram, MAX_TEXT};
+use harness::run::result::ScenarioResult;
 use mock_homeserver::JournalBody;
 use serde_json::json;
 
 const RENDEZVOUS: &str = "/_matrix/client/unstable/org.matrix.msc3886/rendezvous/abc";
 
 struct Builder(Vec<TranscriptEntry>);
+
+fn role(letter: &str) -> RoleKind {
+    RoleKind::from_letter(letter).expect("a role letter")
+}
 
 impl Builder {
     fn push(mut self, entry: Entry) -> Self {
@@ -27,7 +32,7 @@ impl Builder {
             JournalBody::Json(json!({}))
         };
         self.push(Entry::Http {
-            actor: actor.into(),
+            actor: Actor::Role(role(actor)),
             method: method.into(),
             path: path.into(),
             query: None,
@@ -45,18 +50,18 @@ impl Builder {
     }
     fn channel(self, from: &str, to: &str, message: serde_json::Value) -> Self {
         self.push(Entry::Channel {
-            from: from.into(),
-            to: to.into(),
+            from: role(from),
+            to: role(to),
             message,
             encrypted: true,
-            seen_by: "sent".into(),
+            seen_by: SeenBy::Sent,
         })
     }
     fn decision(self, actor: &str, decision: Decision) -> Self {
-        self.push(Entry::Decision { actor: actor.into(), decision })
+        self.push(Entry::Decision { actor: role(actor), decision })
     }
     fn finished(self, actor: &str, outcome: Outcome) -> Self {
-        self.push(Entry::Finished { actor: actor.into(), outcome })
+        self.push(Entry::Finished { actor: role(actor), ending: Ending::from(&outcome) })
     }
 }
 
@@ -69,7 +74,12 @@ fn result(transcript: Vec<TranscriptEntry>, verdict: Verdict, failures: Vec<Fail
         duration_ms: 10,
         transcript,
         snapshot: String::new(),
-        names: vec![("NEWDEVICE".into(), "A".into()), ("OLDDEVICE".into(), "B".into())],
+        names: vec![
+            ("NEWDEVICE".into(), RoleKind::NewDevice),
+            ("OLDDEVICE".into(), RoleKind::ExistingDevice),
+        ],
+        notes: vec![],
+        stderr: String::new(),
         expected_failure: None,
     }
 }
@@ -77,7 +87,7 @@ fn result(transcript: Vec<TranscriptEntry>, verdict: Verdict, failures: Vec<Fail
 fn happy_path() -> ScenarioResult {
     let t = Builder(Vec::new())
         .http("B", "POST", "/_matrix/client/unstable/org.matrix.msc3886/rendezvous", 201)
-        .push(Entry::Shows { actor: "B".into(), what: "QR code".into(), value: "payload".into() })
+        .push(Entry::Shows { actor: role("B"), what: Display::QrCode, value: "payload".into() })
         .polls("B", 3)
         .http("A", "PUT", RENDEZVOUS, 202)
         .polls("B", 2)
@@ -110,7 +120,7 @@ fn abort_path() -> ScenarioResult {
         .http("B", "POST", "/_matrix/client/v3/keys/signatures/upload", 200)
         .channel("B", "A", json!({"type": "m.login.finish", "outcome": "e2ee_security_error"}))
         .http("A", "DELETE", RENDEZVOUS, 404)
-        .push(Entry::Note { actor: "runner".into(), text: "deadline; of #1 <passed>\nsecond line".into() })
+        .push(Entry::Note { actor: Actor::Runner, text: "deadline; of #1 <passed>\nsecond line".into() })
         .finished("B", Outcome::SecurityError { reason: Abort::PeerSecurityError });
     let failures = vec![
         Failure {

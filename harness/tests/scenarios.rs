@@ -4,14 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::suite;
-use harness::verdict::Verdict;
+use harness::check::verdict::Verdict;
+use harness::run::suite;
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn main() {
     let args = Arguments::from_args();
     let root = suite::default_scenarios_dir();
-    let trials = match suite::load_all(std::slice::from_ref(&root)) {
+    let trials = match harness::scenario::load_all(std::slice::from_ref(&root)) {
         Ok(scenarios) => scenarios
             .into_iter()
             .map(|scenario| {
@@ -31,7 +31,7 @@ fn snapshots_dir() -> PathBuf {
 fn run(scenario: harness::scenario::Scenario) -> Result<(), Failed> {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let result = runtime.block_on(harness::runner::run(&scenario));
+    let result = runtime.block_on(harness::run::in_process(&scenario));
     if result.verdict != Verdict::Pass {
         return Err(format!(
             "{} {}\n{}\ntranscript:\n{}",

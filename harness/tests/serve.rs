@@ -15,7 +15,7 @@ use devices::qr_login::config::{ExistingDeviceConfig, NewDeviceConfig};
 use devices::qr_login::{ExistingDevice, NewDevice};
 use devices::registrar::{Registrar, RegistrarConfig};
 use devices::shell::{self, HttpExecutor};
-use devices::{Command, DeviceEvent, Role};
+use devices::{Command, DeviceEvent, Role, RoleKind};
 
 use common::Conversation;
 
@@ -52,6 +52,7 @@ fn serve_scenario(scenario: &str, role: &str, tag: &str, extra: &[&str]) -> (Con
 /// Runs `device` in real time until it ends, within what is left of the bound;
 /// `on_event` plays the person and may queue commands. Returns the outcome's name.
 fn play(
+    kind: RoleKind,
     device: &mut dyn Role,
     serve: &mut Conversation,
     first: Option<Command>,
@@ -65,7 +66,8 @@ fn play(
             commands_tx.send(first).await.expect("command");
         }
         let executor = HttpExecutor::new(Duration::from_secs(10));
-        shell::run(device, &executor, &mut commands, left, |event| on_event(event, serve, &commands_tx)).await
+        shell::run(kind, device, &executor, &mut commands, left, |event| on_event(event, serve, &commands_tx))
+            .await
     });
     format!("{}: {outcome:?}", outcome.name())
 }
@@ -102,12 +104,18 @@ fn serve_with_our_new_device_passes() {
     config.seed = 7;
     config.poll_ms = 100;
     let mut device = NewDevice::new(config);
-    let outcome = play(&mut device, &mut serve, Some(Command::ScanQrCode(payload)), |event, serve, _| {
-        // The person compares the codes: they type the code their client shows.
-        if let DeviceEvent::ShowsCheckCode { code } = event {
-            serve.say(code);
-        }
-    });
+    let outcome = play(
+        RoleKind::NewDevice,
+        &mut device,
+        &mut serve,
+        Some(Command::ScanQrCode(payload)),
+        |event, serve, _| {
+            // The person compares the codes: they type the code their client shows.
+            if let DeviceEvent::ShowsCheckCode { code } = event {
+                serve.say(code);
+            }
+        },
+    );
     assert!(outcome.starts_with("verified:"), "our new device: {outcome}");
 
     let text = expect_pass(serve, &transcript);
@@ -126,14 +134,15 @@ fn serve_with_our_existing_device_passes() {
     config.seed = 7;
     config.poll_ms = 100;
     let mut device = ExistingDevice::new(config);
-    let outcome = play(&mut device, &mut serve, None, |event, serve, commands| match event {
-        // The person pastes the code their client shows into serve.
-        DeviceEvent::ShowsQrCode { payload } => serve.say(payload),
-        DeviceEvent::ShowsCheckCode { .. } => {
-            let _ = commands.try_send(Command::Approve);
-        }
-        _ => {}
-    });
+    let outcome =
+        play(RoleKind::ExistingDevice, &mut device, &mut serve, None, |event, serve, commands| match event {
+            // The person pastes the code their client shows into serve.
+            DeviceEvent::ShowsQrCode { payload } => serve.say(payload),
+            DeviceEvent::ShowsCheckCode { .. } => {
+                let _ = commands.try_send(Command::Approve);
+            }
+            _ => {}
+        });
     assert!(outcome.starts_with("verified:"), "our existing device: {outcome}");
 
     let text = expect_pass(serve, &transcript);
@@ -155,7 +164,7 @@ fn serve_with_our_registrar_passes_once_the_person_says_done() {
     let mut config = RegistrarConfig::new(&homeserver, &username, &password, 7);
     config.server_name = server_name;
     let mut device = Registrar::new(config);
-    let outcome = play(&mut device, &mut serve, None, |_, _, _| {});
+    let outcome = play(RoleKind::Registrar, &mut device, &mut serve, None, |_, _, _| {});
     assert!(outcome.starts_with("success:"), "our registrar: {outcome}");
     // Nothing simulated tells serve that the person's client is done: they say so.
     serve.say("done");

@@ -2,13 +2,14 @@
 //! depend on parallelism, and a device broken on purpose makes it fail for the right
 //! reason.
 
-use harness::runner::ScenarioResult;
-use harness::scenario::{RoleKind, Scenario};
-use harness::suite;
-use harness::verdict::Verdict;
+use devices::RoleKind;
+use harness::check::verdict::Verdict;
+use harness::run::result::ScenarioResult;
+use harness::run::suite;
+use harness::scenario::{RoleConfig, Scenario};
 
 fn scenarios() -> Vec<Scenario> {
-    suite::load_all(&[suite::default_scenarios_dir()]).expect("the suite loads")
+    harness::scenario::load_all(&[suite::default_scenarios_dir()]).expect("the suite loads")
 }
 
 fn run(scenarios: Vec<Scenario>, jobs: usize) -> Vec<ScenarioResult> {
@@ -33,12 +34,16 @@ fn two_runs_give_identical_snapshots_and_jobs_do_not_change_verdicts() {
 fn with_knob(mut scenarios: Vec<Scenario>, kind: RoleKind, knob: &str) -> Vec<Scenario> {
     for scenario in &mut scenarios {
         for role in scenario.roles.iter_mut().filter(|r| r.kind == kind) {
-            let mut knobs = match role.knobs.take() {
-                Some(toml::Value::Table(table)) => table,
-                _ => toml::map::Map::new(),
-            };
-            knobs.insert(knob.to_owned(), toml::Value::Boolean(true));
-            role.knobs = Some(toml::Value::Table(knobs));
+            match &mut role.config {
+                RoleConfig::NewDevice { knobs, .. } if knob == "skip-master-key-check" => {
+                    knobs.skip_master_key_check = true
+                }
+                RoleConfig::Registrar { knobs, .. } if knob == "skip-key-check" => {
+                    knobs.skip_key_check = true
+                }
+                _ => panic!("no knob {knob} for role {kind}"),
+            }
+            role.knob_names.push(knob.to_owned());
         }
     }
     scenarios

@@ -59,11 +59,14 @@ pub enum ExternalEvent<R> {
 }
 
 /// Sees everything a run does, as it happens (the conformance runner's recorder).
-pub trait Observer<R = ()> {
+pub trait Observer {
+    /// What an external role reports when it says something or ends (`()` when the
+    /// observer never sees one).
+    type Report;
     /// A simulated role reported `event`.
     fn device_event(&mut self, role: RoleKind, event: &DeviceEvent);
     /// The external role `role` did `event`.
-    fn external_event(&mut self, role: RoleKind, event: &ExternalEvent<R>) {
+    fn external_event(&mut self, role: RoleKind, event: &ExternalEvent<Self::Report>) {
         let _ = (role, event);
     }
     /// The user chose on an external device (a simulated one records its own
@@ -116,16 +119,15 @@ pub(crate) enum Input {
 }
 
 /// The seats, the user and the observer of one run.
-pub(crate) struct Conductor<'o, 'm, O, R = ()> {
+pub(crate) struct Conductor<'o, 'm, O> {
     seats: Vec<(Seat<'m>, Pending)>,
     user: User,
     observer: &'o mut O,
     marking: Marking,
     external: Option<RoleKind>,
-    _report: std::marker::PhantomData<fn(R)>,
 }
 
-impl<'o, 'm, O: Observer<R>, R> Conductor<'o, 'm, O, R> {
+impl<'o, 'm, O: Observer> Conductor<'o, 'm, O> {
     pub(crate) fn new(
         seats: Vec<Seat<'m>>,
         user: User,
@@ -134,7 +136,7 @@ impl<'o, 'm, O: Observer<R>, R> Conductor<'o, 'm, O, R> {
         external: Option<RoleKind>,
     ) -> Self {
         let seats = seats.into_iter().map(|seat| (seat, Pending::Done)).collect();
-        Self { seats, user, observer, marking, external, _report: std::marker::PhantomData }
+        Self { seats, user, observer, marking, external }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -195,7 +197,7 @@ impl<'o, 'm, O: Observer<R>, R> Conductor<'o, 'm, O, R> {
     }
 
     /// Records what the external role did and lets the user see it.
-    pub(crate) fn external_event(&mut self, event: &ExternalEvent<R>) {
+    pub(crate) fn external_event(&mut self, event: &ExternalEvent<O::Report>) {
         let Some(role) = self.external else { return };
         self.observer.external_event(role, event);
         match event {

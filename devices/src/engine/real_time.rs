@@ -94,14 +94,14 @@ pub async fn run<E, O, X>(
 ) -> RunEnd<X::Error>
 where
     E: Executor + Clone + Send + Sync + 'static,
-    O: Observer<X::Report>,
+    O: Observer<Report = X::Report>,
     X: ExternalSeat,
 {
     let started = Instant::now();
     let deadline = started + options.deadline;
     let now = move || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let external_kind = external.as_ref().map(|x| x.kind);
-    let mut conductor: Conductor<'_, '_, O, X::Report> =
+    let mut conductor: Conductor<'_, '_, O> =
         Conductor::new(seats, user, observer, options.marking, external_kind);
     // Whether the run waits for the external role's ending, and whether its events
     // are still read.

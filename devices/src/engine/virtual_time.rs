@@ -14,7 +14,7 @@ use super::Executor;
 
 /// The virtual clock a run moves (shared with the homeserver, so both read the same
 /// time).
-pub trait VirtualClock {
+pub trait VirtualClock: Sync {
     /// The time now, in milliseconds.
     fn now_ms(&self) -> u64;
     /// Moves the clock to `ms` (never backwards).

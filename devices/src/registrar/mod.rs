@@ -88,6 +88,65 @@ pub enum SendPolicy {
     Never,
 }
 
+/// What a scenario may choose of how the registrar registers: the part of
+/// [`RegistrarConfig`] that is not the run's (homeserver, account, seed, deadline).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct RegistrarSetup {
+    /// [`RegistrarConfig::registration_token`].
+    pub registration_token: Option<String>,
+    /// [`RegistrarConfig::inhibit_login`].
+    pub inhibit_login: Option<bool>,
+    /// [`RegistrarConfig::field_name`].
+    pub field_name: Option<FieldName>,
+    /// [`RegistrarConfig::send_keys`].
+    pub send_keys: Option<SendPolicy>,
+    /// [`RegistrarConfig::initial_device_display_name`].
+    pub initial_device_display_name: Option<String>,
+    /// [`RegistrarConfig::max_requests`].
+    pub max_requests: Option<u32>,
+    /// [`RegistrarConfig::max_uia_rounds`].
+    pub max_uia_rounds: Option<u32>,
+}
+
+impl RegistrarSetup {
+    /// The setup keys, as scenario files write them.
+    pub const KEYS: [&'static str; 7] = [
+        "registration-token",
+        "inhibit-login",
+        "field-name",
+        "send-keys",
+        "initial-device-display-name",
+        "max-requests",
+        "max-uia-rounds",
+    ];
+
+    /// Applies what is set to `config`.
+    pub fn apply(&self, config: &mut RegistrarConfig) {
+        if let Some(token) = &self.registration_token {
+            config.registration_token = Some(token.clone());
+        }
+        if let Some(inhibit) = self.inhibit_login {
+            config.inhibit_login = inhibit;
+        }
+        if let Some(field) = self.field_name {
+            config.field_name = field;
+        }
+        if let Some(send) = self.send_keys {
+            config.send_keys = send;
+        }
+        if let Some(name) = &self.initial_device_display_name {
+            config.initial_device_display_name = name.clone();
+        }
+        if let Some(max) = self.max_requests {
+            config.max_requests = max;
+        }
+        if let Some(max) = self.max_uia_rounds {
+            config.max_uia_rounds = max;
+        }
+    }
+}
+
 /// How a [`Registrar`] registers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -74,6 +74,8 @@ struct Events {
 }
 
 impl Observer for Events {
+    type Report = ();
+
     fn device_event(&mut self, role: RoleKind, event: &DeviceEvent) {
         match role {
             RoleKind::NewDevice => self.a.push(event.clone()),

@@ -1,5 +1,7 @@
-//! The adapter as a child process: spawned fresh per scenario, JSON lines on its
-//! stdin and stdout, stderr kept as its log, every wait bounded, killed on drop.
+//! The adapter as a child process: spawned fresh per scenario in a process group of
+//! its own, JSON lines on its stdin and stdout (UTF-8, as the protocol says), stderr
+//! kept as its log (its first and last parts), every wait bounded, and the whole
+//! group ended with the run: a wrapper script's children go too.
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -13,8 +15,10 @@ use tokio::time::Instant;
 
 use super::protocol::{AdapterCommand, AdapterEvent, EXIT_UNIMPLEMENTED, MAX_LINE_BYTES, PROTOCOL_VERSION};
 
-/// Most bytes of the adapter's stderr kept (the tail).
-pub const STDERR_KEPT: usize = 64 * 1024;
+/// Most bytes of the adapter's stderr kept from its start.
+pub const STDERR_HEAD: usize = 16 * 1024;
+/// Most bytes of the adapter's stderr kept from its end.
+pub const STDERR_TAIL: usize = 48 * 1024;
 
 /// How the adapter is started for one scenario.
 #[derive(Debug, Clone)]
@@ -52,6 +56,14 @@ pub enum AdapterError {
         /// Its exit status, as text.
         status: String,
     },
+    /// It printed a line that is not UTF-8.
+    #[error("the adapter printed a line that is not UTF-8 ({len} bytes, the first invalid byte at {at})")]
+    NotUtf8 {
+        /// The line's length in bytes.
+        len: usize,
+        /// Where its first invalid byte is.
+        at: usize,
+    },
     /// It printed a line that is not a valid event.
     #[error("{0}")]
     Malformed(#[from] super::protocol::MalformedLine),
@@ -71,7 +83,66 @@ pub enum AdapterError {
 enum Line {
     Text(String),
     TooLong(usize),
+    NotUtf8 { len: usize, at: usize },
     Eof,
+}
+
+/// The first and last parts of a stream, with a count of what was dropped between.
+#[derive(Debug, Default)]
+pub struct HeadTail {
+    head: Vec<u8>,
+    tail: std::collections::VecDeque<u8>,
+    dropped: u64,
+}
+
+impl HeadTail {
+    /// Appends bytes, keeping at most [`STDERR_HEAD`] + [`STDERR_TAIL`].
+    pub fn push(&mut self, mut bytes: &[u8]) {
+        let room = STDERR_HEAD.saturating_sub(self.head.len());
+        let into_head = room.min(bytes.len());
+        self.head.extend_from_slice(&bytes[..into_head]);
+        bytes = &bytes[into_head..];
+        self.tail.extend(bytes);
+        let over = self.tail.len().saturating_sub(STDERR_TAIL);
+        if over > 0 {
+            self.tail.drain(..over);
+            self.dropped += over as u64;
+        }
+    }
+
+    /// The kept text, with a line saying how much was dropped between the parts.
+    pub fn text(&self) -> String {
+        let mut out = String::from_utf8_lossy(&self.head).into_owned();
+        if self.dropped > 0 {
+            out.push_str(&format!("\n[… {} bytes of stderr dropped …]\n", self.dropped));
+        }
+        let (a, b) = self.tail.as_slices();
+        out.push_str(&String::from_utf8_lossy(&[a, b].concat()));
+        out
+    }
+}
+
+/// How an adapter ended when the run stopped it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stopped {
+    /// It was still running after `stop` and the grace period, and was killed.
+    pub ignored_stop: bool,
+    /// Processes it started were still running in its group, and were killed.
+    pub left_processes: bool,
+}
+
+impl Stopped {
+    /// What the report says about it, if anything.
+    pub fn note(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.ignored_stop {
+            parts.push("the adapter did not exit within the grace period after `stop`, and was killed");
+        }
+        if self.left_processes {
+            parts.push("processes the adapter started were still running after it, and were killed");
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
 }
 
 /// A running adapter.
@@ -80,7 +151,9 @@ pub struct AdapterProcess {
     child: Option<Child>,
     stdin: Option<Box<dyn AsyncWrite + Unpin + Send>>,
     lines: mpsc::Receiver<Line>,
-    stderr: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<HeadTail>>,
+    /// The process group of the adapter and everything it starts.
+    group: Option<nix::unistd::Pid>,
     /// The task that reads stderr until the adapter closes it.
     stderr_reader: Option<tokio::task::JoinHandle<()>>,
     /// When the adapter's output ended: the wait for its exit after that is
@@ -106,9 +179,12 @@ impl AdapterProcess {
             command.env("CONFORMANCE_POLL_MS", ms.to_string());
         }
         command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        // A group of its own: the whole group ends with the run.
+        command.process_group(0);
         let mut child = command
             .spawn()
             .map_err(|e| AdapterError::Spawn { command: launch.command.clone(), reason: e.to_string() })?;
+        let group = child.id().and_then(|id| i32::try_from(id).ok()).map(nix::unistd::Pid::from_raw);
         let stdin = child.stdin.take().map(|s| Box::new(s) as Box<dyn AsyncWrite + Unpin + Send>);
         let stdout = child.stdout.take();
         let stderr_pipe = child.stderr.take();
@@ -116,7 +192,7 @@ impl AdapterProcess {
         if let Some(stdout) = stdout {
             tokio::spawn(read_lines(stdout, tx));
         }
-        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(HeadTail::default()));
         let mut stderr_reader = None;
         if let Some(mut pipe) = stderr_pipe {
             let keep = stderr.clone();
@@ -126,12 +202,7 @@ impl AdapterProcess {
                     if n == 0 {
                         break;
                     }
-                    let mut kept = keep.lock().unwrap_or_else(|e| e.into_inner());
-                    kept.extend_from_slice(&buf[..n]);
-                    if kept.len() > STDERR_KEPT {
-                        let cut = kept.len() - STDERR_KEPT;
-                        kept.drain(..cut);
-                    }
+                    keep.lock().unwrap_or_else(|e| e.into_inner()).push(&buf[..n]);
                 }
             }));
         }
@@ -140,6 +211,7 @@ impl AdapterProcess {
             stdin,
             lines,
             stderr,
+            group,
             stderr_reader,
             output_closed: None,
             finished: false,
@@ -158,7 +230,8 @@ impl AdapterProcess {
             child: None,
             stdin: Some(Box::new(stdin)),
             lines,
-            stderr: Arc::new(Mutex::new(Vec::new())),
+            stderr: Arc::new(Mutex::new(HeadTail::default())),
+            group: None,
             stderr_reader: None,
             output_closed: None,
             finished: false,
@@ -166,10 +239,10 @@ impl AdapterProcess {
         (adapter, commands, events)
     }
 
-    /// The adapter's stderr so far (its last [`STDERR_KEPT`] bytes).
+    /// The adapter's stderr so far (its first [`STDERR_HEAD`] and last
+    /// [`STDERR_TAIL`] bytes).
     pub fn stderr_text(&self) -> String {
-        let kept = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
-        String::from_utf8_lossy(&kept).into_owned()
+        self.stderr.lock().unwrap_or_else(|e| e.into_inner()).text()
     }
 
     /// Writes one command line, waiting at most `timeout`.
@@ -227,6 +300,7 @@ impl AdapterProcess {
                         Err(e) => Err(AdapterError::Malformed(e)),
                     }
                 }
+                Line::NotUtf8 { len, at } => return Err(AdapterError::NotUtf8 { len, at }),
                 Line::TooLong(n) => {
                     return Err(AdapterError::Malformed(super::protocol::MalformedLine {
                         line: format!("<{n} bytes>"),
@@ -262,19 +336,28 @@ impl AdapterProcess {
         }
     }
 
-    /// Sends `stop`, closes stdin, waits at most `grace` for the exit, then kills.
-    pub async fn stop(&mut self, grace: Duration) {
+    /// Sends `stop`, closes stdin, waits at most `grace` for the exit, then kills
+    /// the adapter and whatever it left running in its process group.
+    pub async fn stop(&mut self, grace: Duration) -> Stopped {
+        let mut stopped = Stopped::default();
         if !self.finished {
             let _ = self.send(&AdapterCommand::Stop, grace).await;
             self.stdin = None;
             if self.child.is_none() {
                 self.finished = true;
             } else if self.wait_exit(grace).await.is_none() {
+                stopped.ignored_stop = true;
+                self.kill_group();
                 if let Some(child) = self.child.as_mut() {
                     let _ = child.start_kill();
                 }
                 let _ = self.wait_exit(Duration::from_secs(2)).await;
             }
+        }
+        // The adapter has exited; anything still in its group was left behind.
+        if self.group_alive() {
+            stopped.left_processes = !stopped.ignored_stop;
+            self.kill_group();
         }
         // The adapter is gone, so its stderr ends: read it to the end, so that its
         // last words (e.g. why it crashed) are in the report. A process it left
@@ -284,6 +367,26 @@ impl AdapterProcess {
                 reader.abort();
             }
         }
+        stopped
+    }
+
+    /// Whether a process of the adapter's group still runs.
+    fn group_alive(&self) -> bool {
+        self.group.is_some_and(|group| nix::sys::signal::killpg(group, None).is_ok())
+    }
+
+    /// Kills every process of the adapter's group.
+    fn kill_group(&self) {
+        if let Some(group) = self.group {
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for AdapterProcess {
+    fn drop(&mut self) {
+        // However the run ended, nothing the adapter started outlives it.
+        self.kill_group();
     }
 }
 
@@ -299,10 +402,13 @@ async fn read_lines(stdout: impl AsyncRead + Unpin, tx: mpsc::Sender<Line>) {
                 if buf.last() == Some(&b'\n') {
                     buf.pop();
                 }
-                Line::Text(String::from_utf8_lossy(&buf).into_owned())
+                match String::from_utf8(buf) {
+                    Ok(text) => Line::Text(text),
+                    Err(e) => Line::NotUtf8 { len: e.as_bytes().len(), at: e.utf8_error().valid_up_to() },
+                }
             }
         };
-        let end = matches!(line, Line::Eof | Line::TooLong(_));
+        let end = matches!(line, Line::Eof | Line::TooLong(_) | Line::NotUtf8 { .. });
         if tx.send(line).await.is_err() || end {
             return;
         }

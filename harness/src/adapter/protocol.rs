@@ -4,8 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use devices::{Abort, Outcome};
-
 /// The protocol version this runner speaks (`CONFORMANCE_PROTOCOL_VERSION`).
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -165,73 +163,4 @@ impl AdapterCommand {
         serde_json::from_str(line)
             .map_err(|e| MalformedLine { line: line.chars().take(200).collect(), reason: e.to_string() })
     }
-}
-
-/// The outcome names an adapter may report: the same names scenario files use.
-pub const OUTCOME_NAMES: [&str; 10] = crate::pattern::OUTCOMES;
-
-/// Turns a reported outcome into the device crate's [`Outcome`]. A missing or
-/// unknown `reason` of `security_error`/`error` becomes
-/// [`Abort::MalformedMessage`] saying so (the runner then checks the outcome's name
-/// only, see `docs/adapter-protocol.md`).
-pub fn outcome_of(
-    outcome: &str,
-    detail: &str,
-    reason: Option<&str>,
-    status: Option<u16>,
-    errcode: Option<&str>,
-) -> Result<Outcome, String> {
-    let abort = || abort_of(reason, detail);
-    Ok(match outcome {
-        "verified" => Outcome::Verified,
-        "success" => Outcome::Success,
-        "security_error" => Outcome::SecurityError { reason: abort() },
-        "declined" => Outcome::Declined,
-        "cancelled" => Outcome::Cancelled,
-        "unsupported" => Outcome::Unsupported,
-        "incompatible_intent" => Outcome::IncompatibleIntent,
-        "expired" => Outcome::Expired,
-        "rejected" => Outcome::Rejected {
-            status: status.unwrap_or(0),
-            errcode: errcode.unwrap_or("M_UNKNOWN").to_owned(),
-        },
-        "error" => Outcome::Error { reason: abort() },
-        other => return Err(format!("unknown outcome `{other}` (known: {})", OUTCOME_NAMES.join(", "))),
-    })
-}
-
-/// The abort named `reason`, with the detail text in its free fields.
-pub fn abort_of(reason: Option<&str>, detail: &str) -> Abort {
-    let d = || detail.to_owned();
-    let reported = || "(reported by the adapter)".to_owned();
-    match reason.unwrap_or("") {
-        "device_key_mismatch" => {
-            Abort::DeviceKeyMismatch { device_id: d(), expected: reported(), found: reported() }
-        }
-        "device_not_visible" => Abort::DeviceNotVisible { device_id: d(), waited_ms: 0 },
-        "invalid_device_keys" => Abort::InvalidDeviceKeys { device_id: reported(), reason: d() },
-        "verifying_device_key_mismatch" => {
-            Abort::VerifyingDeviceKeyMismatch { device_id: d(), expected: reported(), found: reported() }
-        }
-        "verifying_device_unknown" => Abort::VerifyingDeviceUnknown { device_id: d() },
-        "master_key_mismatch" => Abort::MasterKeyMismatch { expected: d(), found: reported() },
-        "master_key_missing_on_homeserver" => Abort::MasterKeyMissingOnHomeserver,
-        "invalid_cross_signing_key" => Abort::InvalidCrossSigningKey { reason: d() },
-        "unexpected_message" => Abort::UnexpectedMessage { expected: reported(), got: d() },
-        "channel" => Abort::Channel { reason: d() },
-        "peer_security_error" => Abort::PeerSecurityError,
-        "rendezvous_gone" => Abort::RendezvousGone,
-        "timeout" => Abort::Timeout { what: d() },
-        "server_accepted_invalid_keys" => Abort::ServerAcceptedInvalidKeys { knob: d(), request: reported() },
-        "homeserver" => Abort::Homeserver { request: reported(), detail: d() },
-        "malformed_message" => Abort::MalformedMessage { reason: d() },
-        other => Abort::MalformedMessage {
-            reason: format!("the adapter gave no known reason (`{other}`): {detail}"),
-        },
-    }
-}
-
-/// Whether `reason` is an abort name the runner knows.
-pub fn is_known_reason(reason: &str) -> bool {
-    !matches!(abort_of(Some(reason), ""), Abort::MalformedMessage { ref reason } if reason.starts_with("the adapter"))
 }

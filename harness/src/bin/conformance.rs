@@ -4,13 +4,35 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
-use harness::artifacts;
-use harness::expectations::{self, Expectations};
-use harness::junit::junit_xml;
-use harness::runner::{self, ScenarioResult};
-use harness::suite;
-use harness::verdict::Verdict;
+use clap::{Parser, Subcommand, ValueEnum};
+use devices::RoleKind;
+use harness::check::verdict::Verdict;
+use harness::report::artifacts;
+use harness::report::expectations::{self, Expectations};
+use harness::report::junit::junit_xml;
+use harness::run::external::ExternalClient;
+use harness::run::result::{self, ScenarioResult};
+use harness::run::suite;
+use harness::scenario;
+
+/// A role, as the command line names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Role(RoleKind);
+
+impl ValueEnum for Role {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Role(RoleKind::NewDevice), Role(RoleKind::ExistingDevice), Role(RoleKind::Registrar)]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self.0 {
+            RoleKind::NewDevice => "A: the device that signs in by QR code",
+            RoleKind::ExistingDevice => "B: the signed-in device that lets A in",
+            RoleKind::Registrar => "R: registers with cross-signing keys (MSC2912)",
+        };
+        Some(clap::builder::PossibleValue::new(self.0.name()).help(help))
+    }
+}
 
 /// Conformance harness for Matrix E2EE onboarding: sign in with QR code (MSC3906)
 /// and cross-signing keys at registration (MSC2912).
@@ -55,9 +77,9 @@ enum Cmd {
         /// the adapter's command line, started once per scenario.
         #[arg(long, value_name = "CMD ARGS", requires = "role")]
         client: Option<String>,
-        /// The role the external client plays: new-device, existing-device or registrar.
+        /// The role the external client plays.
         #[arg(long, requires = "client")]
-        role: Option<String>,
+        role: Option<Role>,
         /// With --client: the deadline of every scenario in real milliseconds
         /// (default: the scenario's deadline_ms).
         #[arg(long, value_name = "MS", requires = "client")]
@@ -72,9 +94,9 @@ enum Cmd {
     /// Speak the adapter protocol on stdin and stdout with our own simulated device
     /// (the reference adapter; see docs/adapter-protocol.md).
     Device {
-        /// new-device, existing-device or registrar.
+        /// The role to play.
         #[arg(long)]
-        role: String,
+        role: Role,
         /// Misbehaviour knobs of the device, as a JSON object with kebab-case names,
         /// e.g. '{"skip-master-key-check": true}'.
         #[arg(long, value_name = "JSON")]
@@ -89,9 +111,9 @@ enum Cmd {
         /// The scenario file.
         #[arg(long, value_name = "PATH")]
         scenario: PathBuf,
-        /// The role the person's client plays: new-device, existing-device or registrar.
+        /// The role the person's client plays.
         #[arg(long)]
-        role: String,
+        role: Role,
         /// Address the mock homeserver binds (port 0 picks a free port).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
@@ -134,9 +156,9 @@ fn main() -> ExitCode {
         }
     };
     if let Cmd::Device { role, knobs, deadline_ms } = &cli.command {
-        return match device_options(role, knobs.as_deref(), *deadline_ms) {
+        return match device_options(role.0, knobs.as_deref(), *deadline_ms) {
             Ok(options) => {
-                let code = runtime.block_on(harness::adapter::device::serve(options));
+                let code = runtime.block_on(harness::external::device::serve(options));
                 runtime.shutdown_timeout(std::time::Duration::from_millis(100));
                 ExitCode::from(u8::try_from(code).unwrap_or(2))
             }
@@ -157,23 +179,22 @@ fn main() -> ExitCode {
 }
 
 fn device_options(
-    role: &str,
+    kind: RoleKind,
     knobs: Option<&str>,
     deadline_ms: u64,
-) -> Result<harness::adapter::device::DeviceOptions, String> {
-    let kind = harness::adapter::run::parse_role(role)?;
+) -> Result<harness::external::device::DeviceOptions, String> {
     let knobs = match knobs {
         Some(text) => Some(serde_json::from_str(text).map_err(|e| format!("--knobs: {e}"))?),
         None => None,
     };
     let homeserver = std::env::var("CONFORMANCE_HOMESERVER")
         .map_err(|_| "CONFORMANCE_HOMESERVER is not set (the runner sets it)".to_owned())?;
-    Ok(harness::adapter::device::DeviceOptions {
+    Ok(harness::external::device::DeviceOptions {
         kind,
         knobs,
         homeserver,
         deadline: std::time::Duration::from_millis(deadline_ms),
-        poll_ms: harness::adapter::device::poll_ms_from_env()?,
+        poll_ms: harness::external::device::poll_ms_from_env()?,
     })
 }
 
@@ -189,7 +210,7 @@ fn paths_or_default(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 async fn run(cli: Cli) -> Result<bool, String> {
     match cli.command {
         Cmd::List { paths } => {
-            for scenario in suite::load_all(&paths_or_default(paths))? {
+            for scenario in scenario::load_all(&paths_or_default(paths))? {
                 println!("{:<48} {}", scenario.name, scenario.title);
                 if !scenario.steps.is_empty() {
                     println!("{:<48}   steps: {}", "", scenario.steps.join("; "));
@@ -198,29 +219,29 @@ async fn run(cli: Cli) -> Result<bool, String> {
             Ok(true)
         }
         Cmd::Show { path } => {
-            let scenarios = suite::load_all(&[path])?;
+            let scenarios = scenario::load_all(&[path])?;
             let scenario = scenarios.first().ok_or("no scenario at that path")?;
-            let result = harness::runner::run(scenario).await;
+            let result = harness::run::in_process(scenario).await;
             print!("{}", result.snapshot);
             println!("\n{} {}", result.verdict, result.name);
             print!("{}", result.explain());
             Ok(result.verdict.is_success())
         }
         Cmd::Serve { scenario, role, listen, transcript, linger_ms, public_url, poll_ms } => {
-            let kind = harness::adapter::run::parse_role(&role)?;
-            let scenarios = suite::load_all(&[scenario])?;
+            let scenarios = scenario::load_all(&[scenario])?;
             let scenario = scenarios.into_iter().next().ok_or("no scenario at that path")?;
-            let transcript = transcript.unwrap_or_else(|| harness::serve::default_transcript(&scenario));
-            let options = harness::serve::ServeOptions {
+            let transcript =
+                transcript.unwrap_or_else(|| harness::external::serve::default_transcript(&scenario));
+            let options = harness::external::serve::ServeOptions {
                 scenario,
-                kind,
+                kind: role.0,
                 listen,
                 transcript,
                 linger: std::time::Duration::from_millis(linger_ms),
                 public_url,
                 poll_ms,
             };
-            let result = harness::serve::serve(options).await?;
+            let result = harness::external::serve::serve(options).await?;
             Ok(result.verdict.is_success())
         }
         Cmd::Device { .. } => Err("`device` is handled before the runtime starts".into()),
@@ -239,9 +260,9 @@ async fn run(cli: Cli) -> Result<bool, String> {
             poll_ms,
         } => {
             let client = match (client, role) {
-                (Some(command), Some(role)) => Some(harness::adapter::ExternalClient {
+                (Some(command), Some(role)) => Some(ExternalClient {
                     command,
-                    kind: harness::adapter::run::parse_role(&role)?,
+                    kind: role.0,
                     deadline: deadline_ms.map(std::time::Duration::from_millis),
                     poll_ms,
                 }),
@@ -251,7 +272,7 @@ async fn run(cli: Cli) -> Result<bool, String> {
                 Some(path) => Expectations::load(path).map_err(|e| e.to_string())?,
                 None => Expectations::default(),
             };
-            let mut scenarios = suite::load_all(&paths_or_default(paths))?;
+            let mut scenarios = scenario::load_all(&paths_or_default(paths))?;
             if let Some(filter) = &filter {
                 scenarios.retain(|s| s.name.contains(filter.as_str()));
             }
@@ -275,7 +296,7 @@ async fn run(cli: Cli) -> Result<bool, String> {
             let on_done =
                 |r: &ScenarioResult| print_result(r, expectations.expected_failure(&r.name).is_some());
             let ran = match client {
-                Some(client) => harness::adapter::run::run_all_external(to_run, client, jobs, on_done).await,
+                Some(client) => harness::run::external::run_all_external(to_run, client, jobs, on_done).await,
                 None => suite::run_all(to_run, jobs, on_done).await,
             };
             let elapsed = started.elapsed();
@@ -331,7 +352,7 @@ fn summary_line(results: &[ScenarioResult]) -> String {
 /// One line per finished scenario; `expected_failure` when the expectations file
 /// expects it to fail (the result is not annotated yet while the run goes on).
 fn print_result(result: &ScenarioResult, expected_failure: bool) {
-    let label = runner::report_label(result.verdict, expected_failure);
+    let label = result::report_label(result.verdict, expected_failure);
     println!("{label:<13} {:<56} {:>6} ms", result.name, result.duration_ms);
     match result.verdict {
         Verdict::Fail | Verdict::NonStrict => print!("{}", result.explain()),

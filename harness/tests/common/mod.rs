@@ -11,8 +11,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use harness::adapter::{run_external, ExternalClient};
-use harness::runner::ScenarioResult;
+use harness::run::external::{run_external, ExternalClient};
+use harness::run::result::ScenarioResult;
 use harness::scenario::Scenario;
 
 /// A registrar scenario on a server with MSC2912: the keys go in `/register`, then

@@ -1,7 +1,5 @@
-//! Scenario files: TOML, one scenario per file, loaded strictly.
-//!
-//! An unknown key, role, profile, knob or event pattern is an error that names the
-//! file and the line. See `docs/scenario-format.md` for the format.
+//! Reading a scenario file: TOML into the raw shape, then every part into its type,
+//! each error with the file and the line.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,41 +7,14 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::expect::{Expectation, Level};
-use crate::pattern::{Pattern, ROLES};
+use devices::qr_login::DialectName;
+use devices::RoleKind;
+use mock_homeserver::{Fault, Profile};
 
-/// Which flow a scenario exercises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Flow {
-    /// Sign in with QR code (MSC3906).
-    QrLogin,
-    /// Registration with cross-signing keys (MSC2912).
-    Register,
-}
-
-/// The MSC3906 message dialect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DialectName {
-    /// Deployed v1 (`m.login.progress` / `m.login.finish`).
-    #[default]
-    V1,
-    /// MSC head v2 (one type per message).
-    V2,
-}
-
-/// The kind of a role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RoleKind {
-    /// The new device (A).
-    NewDevice,
-    /// The existing device (B).
-    ExistingDevice,
-    /// The registrar (R).
-    Registrar,
-}
+use super::roles::{RawTables, RoleSpec};
+use super::{Flow, Scenario};
+use crate::check::expect::{Expectation, Level};
+use crate::check::pattern::{parse_ending, Pattern};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,71 +103,21 @@ struct RawCount {
     times: usize,
 }
 
-/// One role of a scenario, with its raw setup and knobs (checked by the runner
-/// against the role's own configuration types, with the line of the table).
-#[derive(Debug, Clone)]
-pub struct RoleSpec {
-    /// `A`, `B` or `R`.
-    pub name: String,
-    /// The kind.
-    pub kind: RoleKind,
-    /// The role's bounded wait (device wait for B, overall for others), if set.
-    pub wait_ms: Option<u64>,
-    /// Setup table (e.g. whether B has cross-signing).
-    pub setup: Option<toml::Value>,
-    /// Misbehaviour knobs table.
-    pub knobs: Option<toml::Value>,
-    /// Line of the setup table, for errors.
-    pub setup_line: usize,
-    /// Line of the knobs table, for errors.
-    pub knobs_line: usize,
-}
-
-/// A loaded scenario.
-#[derive(Debug, Clone)]
-pub struct Scenario {
-    /// The file it came from.
-    pub path: PathBuf,
-    /// Name: the path below `scenarios/` without `.toml`, e.g. `qr-login/abort/wrong-device-key`.
-    pub name: String,
-    /// Title.
-    pub title: String,
-    /// Spec steps covered.
-    pub steps: Vec<String>,
-    /// Flow.
-    pub flow: Flow,
-    /// Dialect.
-    pub dialect: DialectName,
-    /// The device that shows the QR code (`A` or `B`).
-    pub shows_code: String,
-    /// Seed of all randomness.
-    pub seed: u64,
-    /// Overall deadline in virtual milliseconds.
-    pub deadline_ms: u64,
-    /// Server profile name.
-    pub profile: String,
-    /// Profile overrides (as JSON).
-    pub overrides: Option<serde_json::Value>,
-    /// Faults (as JSON, for the mock homeserver's `Fault`).
-    pub faults: Vec<serde_json::Value>,
-    /// Whether the simulated user approves.
-    pub approve: bool,
-    /// The roles.
-    pub roles: Vec<RoleSpec>,
-    /// Expectations with their level.
-    pub expectations: Vec<(Expectation, Level)>,
-}
-
 /// A scenario that could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}:{line}: {message}")]
 pub struct LoadError {
     /// The file.
     pub path: String,
-    /// 1-based line (0 when unknown).
+    /// 1-based line (0 when the file could not be read at all).
     pub line: usize,
     /// What is wrong.
     pub message: String,
+}
+
+/// The 1-based line where `needle` first starts a line, if it does.
+fn line_of_text(source: &str, needle: &str) -> Option<usize> {
+    source.lines().position(|line| line.trim_start().starts_with(needle)).map(|i| i + 1)
 }
 
 /// The 1-based line of a byte offset.
@@ -207,11 +128,20 @@ fn line_of(source: &str, offset: usize) -> usize {
 impl Scenario {
     /// Loads a scenario file; `root` is the scenarios directory the name is relative to.
     pub fn load(path: &Path, root: &Path) -> Result<Self, LoadError> {
-        let source = std::fs::read_to_string(path).map_err(|e| LoadError {
-            path: path.display().to_string(),
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| LoadError {
+            path: file.clone(),
             line: 0,
             message: format!("cannot read: {e}"),
         })?;
+        let source = match String::from_utf8(bytes) {
+            Ok(source) => source,
+            Err(e) => {
+                let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+                return Err(LoadError { path: file, line, message: "not UTF-8 text".to_owned() });
+            }
+        };
         let name =
             path.strip_prefix(root).unwrap_or(path).with_extension("").to_string_lossy().replace('\\', "/");
         Self::parse(&source, path, &name)
@@ -223,93 +153,95 @@ impl Scenario {
         let fail = |line: usize, message: String| LoadError { path: file.clone(), line, message };
         let at = |span: std::ops::Range<usize>| line_of(source, span.start);
         let raw: RawScenario = toml::from_str(source).map_err(|e| {
-            let line = e.span().map(|s| line_of(source, s.start)).unwrap_or(0);
+            let line = e.span().map(|s| line_of(source, s.start)).unwrap_or(1);
             fail(line, e.message().to_owned())
         })?;
 
-        let profile = match &raw.server.profile {
+        let (profile_name, profile) = match &raw.server.profile {
             Some(p) => {
-                if !mock_homeserver::Profile::NAMES.contains(&p.get_ref().as_str()) {
-                    return Err(fail(
+                let profile = Profile::named(p.get_ref()).map_err(|_| {
+                    fail(
                         at(p.span()),
                         format!(
                             "unknown server profile `{}` (known: {})",
                             p.get_ref(),
-                            mock_homeserver::Profile::NAMES.join(", ")
+                            Profile::NAMES.join(", ")
                         ),
-                    ));
-                }
-                p.get_ref().clone()
+                    )
+                })?;
+                (p.get_ref().clone(), profile)
             }
-            None => "default".to_owned(),
+            None => ("default".to_owned(), Profile::default()),
         };
-        let overrides = match &raw.server.overrides {
+        let profile = match &raw.server.overrides {
             Some(o) => {
                 let json =
                     serde_json::to_value(o.get_ref()).map_err(|e| fail(at(o.span()), e.to_string()))?;
-                mock_homeserver::Profile::named(&profile)
-                    .and_then(|p| p.with_overrides(&json))
-                    .map_err(|e| fail(at(o.span()), e.to_string()))?;
-                Some(json)
+                profile.with_overrides(&json).map_err(|e| fail(at(o.span()), e.to_string()))?
             }
-            None => None,
+            None => profile,
         };
         let mut faults = Vec::new();
         for fault in &raw.server.faults {
             let json =
                 serde_json::to_value(fault.get_ref()).map_err(|e| fail(at(fault.span()), e.to_string()))?;
-            serde_json::from_value::<mock_homeserver::Fault>(json.clone())
+            let typed = serde_json::from_value::<Fault>(json)
                 .map_err(|e| e.to_string())
-                .and_then(|f| f.check())
+                .and_then(|f| f.check().map(|()| f))
                 .map_err(|e| fail(at(fault.span()), format!("invalid fault: {e}")))?;
-            faults.push(json);
+            faults.push(typed);
         }
 
+        let roles_line = line_of_text(source, "[roles").unwrap_or(1);
         let mut roles = Vec::new();
-        for (role_name, spec) in &raw.roles {
-            if !ROLES.contains(&role_name.as_str()) {
-                return Err(fail(at(spec.span()), format!("unknown role `{role_name}` (roles are A, B, R)")));
-            }
-            let role = spec.get_ref();
-            let expected = match role_name.as_str() {
-                "A" => RoleKind::NewDevice,
-                "B" => RoleKind::ExistingDevice,
-                _ => RoleKind::Registrar,
+        for (letter, spec) in &raw.roles {
+            let Some(kind) = RoleKind::from_letter(letter) else {
+                return Err(fail(at(spec.span()), format!("unknown role `{letter}` (roles are A, B, R)")));
             };
-            if role.kind != expected {
-                return Err(fail(at(spec.span()), format!("role {role_name} must be of kind {expected:?}")));
+            let role = spec.get_ref();
+            if role.kind != kind {
+                return Err(fail(
+                    at(spec.span()),
+                    format!("role {letter} must be of kind `{}`, not `{}`", kind.name(), role.kind.name()),
+                ));
             }
-            roles.push(RoleSpec {
-                name: role_name.clone(),
-                kind: role.kind,
+            let tables = RawTables {
+                kind,
                 wait_ms: role.wait_ms,
-                setup: role.setup.as_ref().map(|s| s.get_ref().clone()),
-                knobs: role.knobs.as_ref().map(|k| k.get_ref().clone()),
-                setup_line: role.setup.as_ref().map(|s| at(s.span())).unwrap_or_else(|| at(spec.span())),
-                knobs_line: role.knobs.as_ref().map(|k| at(k.span())).unwrap_or_else(|| at(spec.span())),
-            });
+                setup: role.setup.as_ref().map(Spanned::get_ref),
+                setup_line: role.setup.as_ref().map(|t| at(t.span())).unwrap_or_else(|| at(spec.span())),
+                knobs: role.knobs.as_ref().map(Spanned::get_ref),
+                knobs_line: role.knobs.as_ref().map(|t| at(t.span())).unwrap_or_else(|| at(spec.span())),
+            };
+            roles.push(RoleSpec::parse(tables).map_err(|e| fail(e.line, e.message))?);
         }
-        let wanted: &[&str] = match raw.flow {
-            Flow::QrLogin => &["A", "B"],
-            Flow::Register => &["R"],
-        };
+        roles.sort_by_key(|r| r.kind);
+        let wanted = raw.flow.roles();
         for want in wanted {
-            if !roles.iter().any(|r| r.name == *want) {
-                return Err(fail(0, format!("a {:?} scenario needs role {want}", raw.flow)));
+            if !roles.iter().any(|r| r.kind == *want) {
+                return Err(fail(
+                    roles_line,
+                    format!("a {:?} scenario needs role {want} ({})", raw.flow, want.name()),
+                ));
             }
         }
-        if let Some(extra) = roles.iter().find(|r| !wanted.contains(&r.name.as_str())) {
+        if let Some(extra) = roles.iter().find(|r| !wanted.contains(&r.kind)) {
             return Err(fail(
-                0,
-                format!("role {} does not take part in a {:?} scenario", extra.name, raw.flow),
+                roles_line,
+                format!("role {} does not take part in a {:?} scenario", extra.kind, raw.flow),
             ));
         }
         let shows_code = match &raw.shows_code {
-            Some(s) if s.get_ref() == "A" || s.get_ref() == "B" => s.get_ref().clone(),
-            Some(s) => {
-                return Err(fail(at(s.span()), format!("shows_code must be A or B, not `{}`", s.get_ref())))
-            }
-            None => "B".to_owned(),
+            Some(s) => match RoleKind::from_letter(s.get_ref()) {
+                Some(role @ (RoleKind::NewDevice | RoleKind::ExistingDevice)) => role,
+                _ => {
+                    return Err(fail(
+                        at(s.span()),
+                        format!("shows_code must be A or B, not `{}`", s.get_ref()),
+                    ))
+                }
+            },
+            None => RoleKind::ExistingDevice,
         };
 
         let expect_line = at(raw.expect.span());
@@ -318,18 +250,14 @@ impl Scenario {
             Pattern::parse(text.get_ref()).map_err(|e| fail(at(text.span()), e.to_string()))
         };
         let mut expectations = Vec::new();
-        for (role, outcome) in &expect.outcomes {
-            if !roles.iter().any(|r| &r.name == role) {
-                return Err(fail(at(outcome.span()), format!("outcome for unknown role `{role}`")));
-            }
-            let name = outcome.get_ref().split_whitespace().next().unwrap_or("");
-            if !crate::pattern::OUTCOMES.contains(&name) {
-                return Err(fail(at(outcome.span()), format!("unknown outcome `{name}`")));
-            }
-            expectations.push((
-                Expectation::Outcome { role: role.clone(), outcome: outcome.get_ref().clone() },
-                Level::Must,
-            ));
+        for (letter, outcome) in &expect.outcomes {
+            let role = RoleKind::from_letter(letter).filter(|r| roles.iter().any(|spec| spec.kind == *r));
+            let Some(role) = role else {
+                return Err(fail(at(outcome.span()), format!("outcome for unknown role `{letter}`")));
+            };
+            let (outcome_kind, detail) =
+                parse_ending(outcome.get_ref()).map_err(|e| fail(at(outcome.span()), e))?;
+            expectations.push((Expectation::Outcome { role, outcome: outcome_kind, detail }, Level::Must));
         }
         for (list, level) in [(&expect.order, Level::Must), (&expect.should_order, Level::Should)] {
             if !list.is_empty() {
@@ -352,21 +280,21 @@ impl Scenario {
                 .push((Expectation::Count { text: c.event.clone(), pattern, times: c.times }, Level::Must));
         }
         if expectations.is_empty() {
-            return Err(fail(0, "a scenario needs at least one expectation".to_owned()));
+            return Err(fail(expect_line, "a scenario needs at least one expectation".to_owned()));
         }
-        if let Some(role) = roles.iter().find(|r| !has_wire_level_expectation(&expectations, &r.name)) {
+        if let Some(role) = roles.iter().find(|r| !has_wire_level_expectation(&expectations, r.kind)) {
+            let r = role.kind;
             return Err(fail(
                 expect_line,
                 format!(
-                    "role {} has no wire-level expectation: add an HTTP or channel pattern sent by {} \
-                     (e.g. `{} -> HS: POST /keys/query`) to order, never or count; an external client \
-                     playing {} is checked only on the wire (docs/adapter-protocol.md)",
-                    role.name, role.name, role.name, role.name
+                    "role {r} has no wire-level expectation: add an HTTP or channel pattern sent by {r} \
+                     (e.g. `{r} -> HS: POST /keys/query`) to order, never or count; an external client \
+                     playing {r} is checked only on the wire (docs/adapter-protocol.md)"
                 ),
             ));
         }
 
-        let scenario = Scenario {
+        Ok(Scenario {
             path: path.to_owned(),
             name: name.to_owned(),
             title: raw.title,
@@ -376,26 +304,20 @@ impl Scenario {
             shows_code,
             seed: raw.seed,
             deadline_ms: raw.deadline_ms.unwrap_or(120_000),
+            profile_name,
             profile,
-            overrides,
             faults,
             approve: raw.user.approve,
             roles,
             expectations,
-        };
-        // The role tables must make valid device configurations: a misspelt knob or
-        // setup key fails here, not when the scenario runs.
-        for spec in &scenario.roles {
-            crate::roles::check(spec, &scenario).map_err(|e| fail(e.line, e.message))?;
-        }
-        Ok(scenario)
+        })
     }
 }
 
 /// Whether some order, never or count expectation has a wire-level pattern (an HTTP
 /// request or a channel message) made by `role`: the runner can check those whatever
 /// client plays the role, so every role an external client can take needs one.
-pub fn has_wire_level_expectation(expectations: &[(Expectation, Level)], role: &str) -> bool {
+pub fn has_wire_level_expectation(expectations: &[(Expectation, Level)], role: RoleKind) -> bool {
     let wire = |p: &Pattern| p.is_wire_level() && p.actor() == role;
     expectations.iter().any(|(e, _)| match e {
         Expectation::Order(steps) => steps.iter().any(|(_, p)| wire(p)),
@@ -424,4 +346,34 @@ pub fn discover(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
     found.sort();
     Ok(found)
+}
+
+/// Loads every scenario below each path (a file or a directory). Names are relative
+/// to the enclosing `scenarios` directory when there is one.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
+    let mut scenarios = Vec::new();
+    for path in paths {
+        let root = scenarios_root(path);
+        for file in discover(path).map_err(|e| format!("{}: {e}", path.display()))? {
+            scenarios.push(Scenario::load(&file, &root).map_err(|e| e.to_string())?);
+        }
+    }
+    scenarios.sort_by(|a, b| a.name.cmp(&b.name));
+    scenarios.dedup_by(|a, b| a.name == b.name);
+    Ok(scenarios)
+}
+
+fn scenarios_root(path: &Path) -> PathBuf {
+    let mut current = Some(path);
+    while let Some(p) = current {
+        if p.file_name().is_some_and(|n| n == "scenarios") {
+            return p.to_owned();
+        }
+        current = p.parent();
+    }
+    if path.is_file() {
+        path.parent().map(Path::to_owned).unwrap_or_default()
+    } else {
+        path.to_owned()
+    }
 }

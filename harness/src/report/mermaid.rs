@@ -10,9 +10,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::expect::{Failure, Level};
-use crate::runner::ScenarioResult;
-use crate::transcript::{channel_summary, decision_line, outcome_line, short_path, Entry, TranscriptEntry};
+use crate::check::expect::{Failure, Level};
+use crate::check::transcript::{channel_summary, decision_line, short_path, Actor, Entry, TranscriptEntry};
+use crate::run::result::ScenarioResult;
 
 /// The longest text of one statement, in characters, before it is cut with `…`.
 pub const MAX_TEXT: usize = 120;
@@ -22,7 +22,7 @@ pub fn sequence_diagram(result: &ScenarioResult) -> String {
     let transcript = &result.transcript;
     let mut participants = participants_of(transcript);
     let has_runner_notes =
-        transcript.iter().any(|e| matches!(&e.entry, Entry::Note { actor, .. } if actor == "runner"));
+        transcript.iter().any(|e| matches!(&e.entry, Entry::Note { actor: Actor::Runner, .. }));
     if participants.is_empty() && (has_runner_notes || !result.failures.is_empty()) {
         participants.push("harness".to_owned());
     }
@@ -48,9 +48,11 @@ pub fn sequence_diagram(result: &ScenarioResult) -> String {
         // The failures pointing at one of these entries, right after them.
         let here: BTreeSet<usize> = items.iter().map(|e| e.seq).collect();
         let over = match &items[items.len() - 1].entry {
-            Entry::Channel { from, to, .. } if from != to => format!("{},{}", id(from), id(to)),
-            Entry::Note { actor, .. } if actor == "runner" => everyone.clone(),
-            other => id(other.actor()),
+            Entry::Channel { from, to, .. } if from != to => {
+                format!("{},{}", id(from.letter()), id(to.letter()))
+            }
+            Entry::Note { actor: Actor::Runner, .. } => everyone.clone(),
+            other => id(&other.actor().to_string()),
         };
         anchored.retain(|(at, failure)| match at {
             Some(seq) if here.contains(seq) => {
@@ -79,14 +81,14 @@ fn participants_of(transcript: &[TranscriptEntry]) -> Vec<String> {
     for e in transcript {
         match &e.entry {
             Entry::Http { actor, .. } => {
-                add(actor);
+                add(&actor.to_string());
                 add("HS");
             }
             Entry::Channel { from, to, .. } => {
-                add(from);
-                add(to);
+                add(from.letter());
+                add(to.letter());
             }
-            other => add(other.actor()),
+            other => add(&other.actor().to_string()),
         }
     }
     seen
@@ -136,9 +138,10 @@ fn draw_polls(run: &[TranscriptEntry], out: &mut String) {
     for e in run {
         if let Entry::Http { actor, path, .. } = &e.entry {
             let path = short_path(path);
-            match groups.iter_mut().find(|(a, p, _)| a == actor && *p == path) {
+            let actor = actor.to_string();
+            match groups.iter_mut().find(|(a, p, _)| *a == actor && *p == path) {
                 Some(group) => group.2 += 1,
-                None => groups.push((actor.clone(), path, 1)),
+                None => groups.push((actor, path, 1)),
             }
         }
     }
@@ -155,7 +158,7 @@ fn draw(entry: &Entry, result: &ScenarioResult, everyone: &str, out: &mut String
     let note = |over: &str, what: &str| format!("    Note over {over}: {}\n", text(what));
     match entry {
         Entry::Http { actor, method, path, status, response, faults, .. } => {
-            let who = id(actor);
+            let who = id(&actor.to_string());
             out.push_str(&format!("    {who}->>HS: {}\n", text(&format!("{method} {}", short_path(path)))));
             let mut answer = status.to_string();
             if let Some(errcode) = response.json().and_then(|j| j.get("errcode")).and_then(|v| v.as_str()) {
@@ -167,19 +170,24 @@ fn draw(entry: &Entry, result: &ScenarioResult, everyone: &str, out: &mut String
             out.push_str(&format!("    HS-->>{who}: {}\n", text(&answer)));
         }
         Entry::Channel { from, to, message, .. } => {
-            out.push_str(&format!("    {}->>{}: {}\n", id(from), id(to), text(&channel_summary(message))));
+            let (from, to) = (id(from.letter()), id(to.letter()));
+            out.push_str(&format!("    {from}->>{to}: {}\n", text(&channel_summary(message))));
         }
-        Entry::Shows { actor, what, .. } => out.push_str(&note(&id(actor), &format!("shows {what}"))),
+        Entry::Shows { actor, what, .. } => {
+            out.push_str(&note(&id(actor.letter()), &format!("shows {}", what.as_str())))
+        }
         Entry::Decision { actor, decision } => {
-            out.push_str(&note(&id(actor), &decision_line(decision, names)))
+            out.push_str(&note(&id(actor.letter()), &decision_line(decision, names)))
         }
-        Entry::Finished { actor, outcome } => {
-            out.push_str(&note(&id(actor), &format!("finished {}", outcome_line(outcome))))
+        Entry::Finished { actor, ending } => {
+            out.push_str(&note(&id(actor.letter()), &format!("finished {}", ending.line())))
         }
-        Entry::Note { actor, text: what } if actor == "runner" => {
+        Entry::Note { actor: Actor::Runner, text: what } => {
             out.push_str(&note(everyone, &format!("runner: {what}")))
         }
-        Entry::Note { actor, text: what } => out.push_str(&note(&id(actor), &format!("note: {what}"))),
+        Entry::Note { actor, text: what } => {
+            out.push_str(&note(&id(&actor.to_string()), &format!("note: {what}")))
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use mock_homeserver::JournalBody;
 
-use crate::transcript::{DeviceNames, Entry, TranscriptEntry};
+use super::transcript::{DeviceNames, Entry, TranscriptEntry};
 
 /// Learned replacements: a random value and its placeholder.
 #[derive(Debug, Default, Clone)]

@@ -8,9 +8,9 @@
 //! NON-STRICT passes with the failed SHOULDs in `<system-out>`; a stale expected
 //! failure (XPASS) is a `<failure>`, as it fails the run.
 
-use crate::expect::{Failure, Level};
-use crate::runner::ScenarioResult;
-use crate::verdict::Verdict;
+use crate::check::expect::{Failure, Level};
+use crate::check::verdict::Verdict;
+use crate::run::result::ScenarioResult;
 
 /// How many transcript lines a failure shows.
 pub const TRANSCRIPT_TAIL: usize = 40;

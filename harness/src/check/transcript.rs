@@ -13,8 +13,110 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use devices::{Abort, Decision, Outcome};
+use devices::{AbortKind, Decision, Outcome, OutcomeKind, RoleKind};
 use mock_homeserver::{JournalBody, JournalEntry};
+
+/// Who an entry is about: a role, the runner itself, or a caller nobody marked in a
+/// run where every role is simulated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Actor {
+    /// A role of the run.
+    Role(RoleKind),
+    /// The runner (the simulated user's choices on an external device, deadlines).
+    Runner,
+    /// A request no role made (no mark, and no external role to own it).
+    Unknown,
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Actor::Role(role) => f.write_str(role.letter()),
+            Actor::Runner => f.write_str("runner"),
+            Actor::Unknown => f.write_str("?"),
+        }
+    }
+}
+
+impl From<RoleKind> for Actor {
+    fn from(role: RoleKind) -> Self {
+        Actor::Role(role)
+    }
+}
+
+/// What a device displays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Display {
+    /// The QR code (its JSON text).
+    QrCode,
+    /// The check code `NNNN-NNNN-NNNN`.
+    CheckCode,
+}
+
+impl Display {
+    /// `QR code` or `check code`, as scenario files write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Display::QrCode => "QR code",
+            Display::CheckCode => "check code",
+        }
+    }
+
+    /// The display named `text`.
+    pub fn parse(text: &str) -> Option<Display> {
+        [Display::QrCode, Display::CheckCode].into_iter().find(|d| d.as_str() == text)
+    }
+}
+
+/// Which end of the channel recorded a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeenBy {
+    /// The sender (a simulated device).
+    Sent,
+    /// The receiver (a simulated device whose peer is external).
+    Received,
+}
+
+/// How a role ended, as far as the runner knows: the outcome's name always, the
+/// failed check and the refusal when the role said them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ending {
+    /// The outcome.
+    pub outcome: OutcomeKind,
+    /// For `security_error` and `error`: the check that failed, when known.
+    pub reason: Option<AbortKind>,
+    /// For `rejected`: the status and errcode, when known.
+    pub rejected: Option<(u16, String)>,
+    /// Free text for people (the abort's description, an adapter's `detail`).
+    pub detail: Option<String>,
+}
+
+impl From<&Outcome> for Ending {
+    fn from(outcome: &Outcome) -> Self {
+        Ending {
+            outcome: outcome.kind(),
+            reason: outcome.reason().map(devices::Abort::kind),
+            rejected: match outcome {
+                Outcome::Rejected { status, errcode } => Some((*status, errcode.clone())),
+                _ => None,
+            },
+            detail: outcome.reason().map(ToString::to_string),
+        }
+    }
+}
+
+impl Ending {
+    /// The one-line form: `verified`, `security_error (device_key_mismatch)`,
+    /// `rejected (400 M_INVALID_SIGNATURE)`; a reason nobody gave is left out.
+    pub fn line(&self) -> String {
+        match (&self.reason, &self.rejected) {
+            (Some(reason), _) => format!("{} ({reason})", self.outcome),
+            (None, Some((status, errcode))) => format!("{} ({status} {errcode})", self.outcome),
+            (None, None) => self.outcome.name().to_owned(),
+        }
+    }
+}
 
 /// One thing that happened.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,8 +124,8 @@ use mock_homeserver::{JournalBody, JournalEntry};
 pub enum Entry {
     /// An HTTP exchange with the homeserver (from its journal).
     Http {
-        /// The role that made the request (`A`, `B`, `R`), or `?` when unknown.
-        actor: String,
+        /// The role that made the request.
+        actor: Actor,
         /// Method.
         method: String,
         /// Path as sent.
@@ -41,55 +143,56 @@ pub enum Entry {
     },
     /// A message on the rendezvous, as the sending or receiving device saw it.
     Channel {
-        /// Sender role.
-        from: String,
-        /// Receiver role.
-        to: String,
+        /// Sender.
+        from: RoleKind,
+        /// Receiver.
+        to: RoleKind,
         /// The plaintext message.
         message: Value,
         /// Whether it travelled encrypted.
         encrypted: bool,
-        /// Which side recorded it: `sent` or `received`.
-        seen_by: String,
+        /// Which side recorded it.
+        seen_by: SeenBy,
     },
-    /// Something a device displayed (QR code, check code).
+    /// Something a device displayed.
     Shows {
         /// The role.
-        actor: String,
-        /// `QR code` or `check code`.
-        what: String,
+        actor: RoleKind,
+        /// What.
+        what: Display,
         /// The displayed value.
         value: String,
     },
-    /// A decision a device took.
+    /// A decision a simulated device took.
     Decision {
         /// The role.
-        actor: String,
+        actor: RoleKind,
         /// The decision.
         decision: Decision,
     },
     /// A role ended.
     Finished {
         /// The role.
-        actor: String,
-        /// Its outcome.
-        outcome: Outcome,
+        actor: RoleKind,
+        /// How.
+        ending: Ending,
     },
-    /// Something the runner did or noticed (a user action, a deadline).
+    /// Something the runner did or noticed, or an external role's remark.
     Note {
-        /// The role concerned, or `runner`.
-        actor: String,
-        /// What happened.
+        /// Who.
+        actor: Actor,
+        /// What.
         text: String,
     },
 }
 
-/// One transcript entry with its position and the virtual time.
+/// One transcript entry with its position and time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TranscriptEntry {
     /// Position from 1.
     pub seq: usize,
-    /// Virtual milliseconds since the start of the run.
+    /// Milliseconds since the start of the run, by the homeserver's clock (virtual in
+    /// a deterministic run).
     pub at_ms: u64,
     /// What happened.
     pub entry: Entry,
@@ -101,11 +204,14 @@ pub trait DeviceNames {
     fn name_of(&self, device_id: &str) -> String;
 }
 
-impl DeviceNames for Vec<(String, String)> {
+/// Device IDs paired with the roles that own them.
+pub type Names = Vec<(String, RoleKind)>;
+
+impl DeviceNames for Names {
     fn name_of(&self, device_id: &str) -> String {
         self.iter()
             .find(|(id, _)| id == device_id)
-            .map(|(_, n)| n.clone())
+            .map(|(_, role)| role.letter().to_owned())
             .unwrap_or_else(|| device_id.to_owned())
     }
 }
@@ -162,82 +268,14 @@ pub fn channel_summary(message: &Value) -> String {
 
 /// The words of a decision, with device IDs replaced by role names.
 pub fn decision_line(decision: &Decision, names: &dyn DeviceNames) -> String {
-    let yes_no = |b: &bool| if *b { "yes" } else { "no" };
-    match decision {
-        Decision::CheckedLoginTokenSupport { supported } => {
-            format!("checked login token support: {}", yes_no(supported))
-        }
-        Decision::CheckedIntents { compatible } => {
-            format!("checked intents: {}", if *compatible { "compatible" } else { "incompatible" })
-        }
-        Decision::UserChose { approved } => {
-            (if *approved { "user approved" } else { "user declined" }).to_owned()
-        }
-        Decision::LoggedIn { .. } => "logged in".to_owned(),
-        Decision::UploadedDeviceKeys { .. } => "uploaded device keys".to_owned(),
-        Decision::CheckedDeviceKey { device_id, matched } => format!(
-            "checked {}'s device key: {}",
-            names.name_of(device_id),
-            if *matched { "matched" } else { "mismatch" }
-        ),
-        Decision::CheckedMasterKey { matched } => {
-            format!("checked master key: {}", if *matched { "matched" } else { "mismatch" })
-        }
-        Decision::TrustedMasterKey { .. } => "trusted master key".to_owned(),
-        Decision::MarkedVerified { device_id } => format!("marked {} verified", names.name_of(device_id)),
-        Decision::CrossSigned { device_id } => format!("cross-signed {}", names.name_of(device_id)),
-        Decision::CrossSigningRejected { device_id, detail } => {
-            format!("cross-signature of {} rejected: {detail}", names.name_of(device_id))
-        }
-        Decision::RequestedSecret { name } => format!("requested secret {name}"),
-        Decision::SharedSecret { name, device_id } => {
-            format!("shared secret {name} with {}", names.name_of(device_id))
-        }
-        Decision::RefusedSecretRequest { name, device_id, reason } => {
-            format!("refused secret request {name} from {}: {reason}", names.name_of(device_id))
-        }
-        Decision::AcceptedSecret { name } => format!("accepted secret {name}"),
-        Decision::IgnoredSecret { name, reason } => format!("ignored secret {name}: {reason}"),
-        Decision::CheckedMsc2912Support { supported } => {
-            format!("checked msc2912 support: {}", yes_no(supported))
-        }
-        Decision::SentDeviceSigning { field } => format!("sent device_signing as {field}"),
-        Decision::CheckedOwnKeys { matched } => {
-            format!("checked own keys: {}", if *matched { "matched" } else { "missing or different" })
-        }
-        Decision::ReuploadedKeys { with_password } => {
-            format!("re-uploaded keys {}", if *with_password { "with password" } else { "without uia" })
-        }
-        Decision::SignedOwnDevice { .. } => "signed own device".to_owned(),
-        Decision::ServerAcceptedInvalidKeys { knob } => format!("server accepted invalid keys: {knob}"),
-        Decision::Aborted { reason } => format!("aborted: {}", abort_kind(reason)),
-    }
-}
-
-/// The snake-case name of an abort's variant, e.g. `device_key_mismatch`.
-pub fn abort_kind(abort: &Abort) -> String {
-    serde_json::to_value(abort)
-        .ok()
-        .and_then(|v| v.get("abort").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// The one-line form of an outcome: `verified`, or `security_error (device_key_mismatch)`.
-pub fn outcome_line(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::SecurityError { reason } | Outcome::Error { reason } => {
-            format!("{} ({})", outcome.name(), abort_kind(reason))
-        }
-        Outcome::Rejected { status, errcode } => format!("rejected ({status} {errcode})"),
-        other => other.name().to_owned(),
-    }
+    decision.phrase(&|device_id| names.name_of(device_id))
 }
 
 impl Entry {
     /// An HTTP exchange from the homeserver's journal, made by `actor`.
-    pub fn http(actor: &str, entry: JournalEntry) -> Entry {
+    pub fn http(actor: Actor, entry: JournalEntry) -> Entry {
         Entry::Http {
-            actor: actor.to_owned(),
+            actor,
             method: entry.method,
             path: entry.path,
             query: entry.query,
@@ -257,22 +295,21 @@ impl Entry {
             Entry::Channel { from, to, message, .. } => {
                 format!("{from} -> {to}: {}", channel_summary(message))
             }
-            Entry::Shows { actor, what, .. } => format!("{actor}: shows {what}"),
+            Entry::Shows { actor, what, .. } => format!("{actor}: shows {}", what.as_str()),
             Entry::Decision { actor, decision } => format!("{actor}: {}", decision_line(decision, names)),
-            Entry::Finished { actor, outcome } => format!("{actor}: finished {}", outcome_line(outcome)),
+            Entry::Finished { actor, ending } => format!("{actor}: finished {}", ending.line()),
             Entry::Note { actor, text } => format!("{actor}: note: {text}"),
         }
     }
 
-    /// The role the entry belongs to (the sender for channel messages).
-    pub fn actor(&self) -> &str {
+    /// Who the entry is about (the sender for channel messages).
+    pub fn actor(&self) -> Actor {
         match self {
-            Entry::Http { actor, .. }
-            | Entry::Shows { actor, .. }
-            | Entry::Decision { actor, .. }
-            | Entry::Finished { actor, .. }
-            | Entry::Note { actor, .. } => actor,
-            Entry::Channel { from, .. } => from,
+            Entry::Http { actor, .. } | Entry::Note { actor, .. } => *actor,
+            Entry::Shows { actor, .. } | Entry::Decision { actor, .. } | Entry::Finished { actor, .. } => {
+                Actor::Role(*actor)
+            }
+            Entry::Channel { from, .. } => Actor::Role(*from),
         }
     }
 }

@@ -1,10 +1,10 @@
 //! Checking a transcript against a scenario's expectations, with failures that
 //! explain themselves.
 
-use std::collections::BTreeMap;
+use devices::{OutcomeKind, RoleKind};
 
-use crate::pattern::Pattern;
-use crate::transcript::{outcome_line, DeviceNames, Entry, TranscriptEntry};
+use super::pattern::{glob, Pattern};
+use super::transcript::{Actor, DeviceNames, Entry, TranscriptEntry};
 
 /// How strongly an expectation is required.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -19,12 +19,14 @@ pub enum Level {
 /// One expectation of a scenario, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expectation {
-    /// A role ends with this outcome (name, optionally `name (abort_kind)`).
+    /// A role ends with this outcome (and, when given, this reason).
     Outcome {
         /// Role.
-        role: String,
-        /// Expected outcome text.
-        outcome: String,
+        role: RoleKind,
+        /// The expected outcome.
+        outcome: OutcomeKind,
+        /// The rest of the expected ending as written, e.g. `(master_key_mismatch)`.
+        detail: Option<String>,
     },
     /// These events occur in this order (others may come between).
     Order(Vec<(String, Pattern)>),
@@ -55,18 +57,9 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// A real-time run's deadline passed while the roles `running` were still at it.
-    pub fn deadline(running: &[String], deadline: std::time::Duration, context: Vec<String>) -> Self {
-        Failure {
-            expectation: "deadline".into(),
-            message: format!(
-                "{} did not finish within the deadline of {} ms (real time)",
-                running.join(" and "),
-                deadline.as_millis()
-            ),
-            context,
-            level: Level::Must,
-        }
+    /// A failed MUST named `expectation`.
+    pub fn must(expectation: &str, message: String, context: Vec<String>) -> Self {
+        Failure { expectation: expectation.to_owned(), message, context, level: Level::Must }
     }
 }
 
@@ -88,21 +81,27 @@ pub fn check(
     names: &dyn DeviceNames,
 ) -> Option<Failure> {
     match expectation {
-        Expectation::Outcome { role, outcome } => {
+        Expectation::Outcome { role, outcome, detail } => {
+            let expected = match detail {
+                Some(detail) => format!("{outcome} {detail}"),
+                None => outcome.name().to_owned(),
+            };
             let actual = transcript.iter().rev().find_map(|e| match &e.entry {
-                Entry::Finished { actor, outcome } if actor == role => Some(outcome_line(outcome)),
+                Entry::Finished { actor, ending } if actor == role => Some(ending),
                 _ => None,
             });
-            let ok = actual
-                .as_deref()
-                .is_some_and(|a| a == outcome || a.split_whitespace().next() == Some(outcome));
+            let ok = actual.is_some_and(|ending| {
+                ending.outcome == *outcome && detail.as_ref().is_none_or(|_| glob(&expected, &ending.line()))
+            });
             (!ok).then(|| Failure {
                 expectation: format!("outcome of {role}"),
                 message: format!(
-                    "expected {role} to finish `{outcome}`, but it {}",
-                    actual.map(|a| format!("finished `{a}`")).unwrap_or_else(|| "never finished".to_owned())
+                    "expected {role} to finish `{expected}`, but it {}",
+                    actual
+                        .map(|a| format!("finished `{}`", a.line()))
+                        .unwrap_or_else(|| "never finished".to_owned())
                 ),
-                context: last_lines_of(transcript, names, role, 12),
+                context: last_lines_of(transcript, names, *role, 12),
                 level,
             })
         }
@@ -169,20 +168,10 @@ pub fn check(
 fn last_lines_of(
     transcript: &[TranscriptEntry],
     names: &dyn DeviceNames,
-    role: &str,
+    role: RoleKind,
     n: usize,
 ) -> Vec<String> {
-    let mine: Vec<&TranscriptEntry> = transcript.iter().filter(|e| e.entry.actor() == role).collect();
+    let mine: Vec<&TranscriptEntry> =
+        transcript.iter().filter(|e| e.entry.actor() == Actor::Role(role)).collect();
     mine.iter().rev().take(n).rev().map(|e| format!("{:>4}  {}", e.seq, e.entry.line(names))).collect()
-}
-
-/// Counts of outcomes per role, for reports.
-pub fn outcomes(transcript: &[TranscriptEntry]) -> BTreeMap<String, String> {
-    transcript
-        .iter()
-        .filter_map(|e| match &e.entry {
-            Entry::Finished { actor, outcome } => Some((actor.clone(), outcome_line(outcome))),
-            _ => None,
-        })
-        .collect()
 }

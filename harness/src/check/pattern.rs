@@ -10,38 +10,9 @@
 //!
 //! `*` in a path, a field value or a decision matches any run of characters.
 
-use crate::transcript::{channel_summary, decision_line, outcome_line, short_path, DeviceNames, Entry};
+use devices::{AbortKind, Decision, OutcomeKind, RoleKind};
 
-/// The roles a pattern may name.
-pub const ROLES: [&str; 3] = ["A", "B", "R"];
-
-/// Decision phrases a pattern may use; `{role}` is a role name, `{any}` free text.
-const DECISIONS: &[&str] = &[
-    "checked login token support: {yes-no}",
-    "checked intents: {compat}",
-    "user approved",
-    "user declined",
-    "logged in",
-    "uploaded device keys",
-    "checked {role}'s device key: {match}",
-    "checked master key: {match}",
-    "trusted master key",
-    "marked {role} verified",
-    "cross-signed {role}",
-    "cross-signature of {role} rejected: {any}",
-    "requested secret {any}",
-    "shared secret {any} with {role}",
-    "refused secret request {any}",
-    "accepted secret {any}",
-    "ignored secret {any}",
-    "checked msc2912 support: {yes-no}",
-    "sent device_signing as {field}",
-    "checked own keys: {own}",
-    "re-uploaded keys {reupload}",
-    "signed own device",
-    "server accepted invalid keys: {any}",
-    "aborted: {any}",
-];
+use super::transcript::{channel_summary, decision_line, short_path, Actor, DeviceNames, Display, Entry};
 
 /// A parsed event pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +20,7 @@ pub enum Pattern {
     /// An HTTP exchange.
     Http {
         /// Requesting role.
-        actor: String,
+        actor: RoleKind,
         /// Method.
         method: String,
         /// Short path glob.
@@ -60,9 +31,9 @@ pub enum Pattern {
     /// A secure-channel message.
     Channel {
         /// Sender.
-        from: String,
+        from: RoleKind,
         /// Receiver.
-        to: String,
+        to: RoleKind,
         /// Message type (glob).
         message_type: String,
         /// `field=value` pairs that must match (value glob).
@@ -71,23 +42,25 @@ pub enum Pattern {
     /// Something shown.
     Shows {
         /// Role.
-        actor: String,
-        /// `QR code` or `check code`.
-        what: String,
+        actor: RoleKind,
+        /// What.
+        what: Display,
     },
     /// A decision (phrase glob).
     Decision {
         /// Role.
-        actor: String,
+        actor: RoleKind,
         /// The phrase.
         phrase: String,
     },
     /// An ending.
     Finished {
         /// Role.
-        actor: String,
-        /// Outcome name, optionally with `(abort_kind)`.
-        outcome: String,
+        actor: RoleKind,
+        /// The outcome's name.
+        outcome: OutcomeKind,
+        /// The rest as written, e.g. `(master_key_mismatch)`: compared only when given.
+        detail: Option<String>,
     },
 }
 
@@ -101,31 +74,17 @@ pub struct PatternError {
     pub reason: String,
 }
 
-/// Outcome names a pattern may use.
-pub const OUTCOMES: [&str; 10] = [
-    "verified",
-    "success",
-    "security_error",
-    "declined",
-    "cancelled",
-    "unsupported",
-    "incompatible_intent",
-    "expired",
-    "rejected",
-    "error",
-];
-
 fn err(pattern: &str, reason: impl Into<String>) -> PatternError {
     PatternError { pattern: pattern.to_owned(), reason: reason.into() }
 }
 
-fn check_role(pattern: &str, role: &str) -> Result<String, PatternError> {
-    if ROLES.contains(&role) {
-        Ok(role.to_owned())
-    } else {
-        Err(err(pattern, format!("unknown role `{role}` (roles are A, B, R)")))
-    }
+fn check_role(pattern: &str, role: &str) -> Result<RoleKind, PatternError> {
+    RoleKind::from_letter(role)
+        .ok_or_else(|| err(pattern, format!("unknown role `{role}` (roles are A, B, R)")))
 }
+
+/// The methods a pattern may name.
+pub const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "OPTIONS"];
 
 impl Pattern {
     /// Parses one pattern line.
@@ -140,7 +99,7 @@ impl Pattern {
             if to == "HS" {
                 let mut words = body.split_whitespace();
                 let method = words.next().ok_or_else(|| err(text, "missing method"))?;
-                if !["GET", "POST", "PUT", "DELETE", "OPTIONS"].contains(&method) {
+                if !METHODS.contains(&method) {
                     return Err(err(text, format!("unknown method `{method}`")));
                 }
                 let path = words.next().ok_or_else(|| err(text, "missing path"))?;
@@ -181,32 +140,28 @@ impl Pattern {
         }
         let actor = check_role(text, head.trim())?;
         if let Some(outcome) = body.strip_prefix("finished ") {
-            let name = outcome.split_whitespace().next().unwrap_or("");
-            if !OUTCOMES.contains(&name) {
-                return Err(err(text, format!("unknown outcome `{name}` (known: {})", OUTCOMES.join(", "))));
-            }
-            return Ok(Pattern::Finished { actor, outcome: outcome.trim().to_owned() });
+            let (outcome, detail) = parse_ending(outcome).map_err(|reason| err(text, reason))?;
+            return Ok(Pattern::Finished { actor, outcome, detail });
         }
         if let Some(what) = body.strip_prefix("shows ") {
-            if what != "QR code" && what != "check code" {
-                return Err(err(text, "a device shows `QR code` or `check code`"));
-            }
-            return Ok(Pattern::Shows { actor, what: what.to_owned() });
+            let what =
+                Display::parse(what).ok_or_else(|| err(text, "a device shows `QR code` or `check code`"))?;
+            return Ok(Pattern::Shows { actor, what });
         }
-        if DECISIONS.iter().any(|template| template_accepts(template, body)) {
+        if Decision::TEMPLATES.iter().any(|template| Decision::template_accepts(template, body)) {
             return Ok(Pattern::Decision { actor, phrase: body.to_owned() });
         }
         Err(err(text, "not a known decision, display or ending (see docs/scenario-format.md)"))
     }
 
     /// The role a pattern is about (the requester, the sender, the decider).
-    pub fn actor(&self) -> &str {
+    pub fn actor(&self) -> RoleKind {
         match self {
             Pattern::Http { actor, .. }
             | Pattern::Shows { actor, .. }
             | Pattern::Decision { actor, .. }
-            | Pattern::Finished { actor, .. } => actor,
-            Pattern::Channel { from, .. } => from,
+            | Pattern::Finished { actor, .. } => *actor,
+            Pattern::Channel { from, .. } => *from,
         }
     }
 
@@ -222,7 +177,12 @@ impl Pattern {
             (
                 Pattern::Http { actor, method, path, status },
                 Entry::Http { actor: a, method: m, path: p, status: s, .. },
-            ) => actor == a && method == m && glob(path, &short_path(p)) && status.is_none_or(|st| st == *s),
+            ) => {
+                Actor::Role(*actor) == *a
+                    && method == m
+                    && glob(path, &short_path(p))
+                    && status.is_none_or(|st| st == *s)
+            }
             (
                 Pattern::Channel { from, to, message_type, fields },
                 Entry::Channel { from: f, to: t, message, .. },
@@ -244,54 +204,40 @@ impl Pattern {
             (Pattern::Decision { actor, phrase }, Entry::Decision { actor: a, decision }) => {
                 actor == a && glob(phrase, &decision_line(decision, names))
             }
-            (Pattern::Finished { actor, outcome }, Entry::Finished { actor: a, outcome: o }) => {
-                let line = outcome_line(o);
+            (Pattern::Finished { actor, outcome, detail }, Entry::Finished { actor: a, ending }) => {
                 actor == a
-                    && (glob(outcome, &line) || line.split_whitespace().next() == Some(outcome.as_str()))
+                    && *outcome == ending.outcome
+                    && detail.as_ref().is_none_or(|d| glob(&format!("{outcome} {d}"), &ending.line()))
             }
             _ => false,
         }
     }
 }
 
-/// Whether a decision phrase fits a template.
-fn template_accepts(template: &str, phrase: &str) -> bool {
-    let parts: Vec<&str> = template.split(['{', '}']).collect();
-    let mut rest = phrase;
-    for (i, part) in parts.iter().enumerate() {
-        if i % 2 == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        } else {
-            let next_literal = parts.get(i + 1).copied().unwrap_or("");
-            let end = if next_literal.is_empty() {
-                rest.len()
-            } else {
-                rest.find(next_literal).unwrap_or(usize::MAX)
-            };
-            if end == usize::MAX {
-                return false;
-            }
-            let value = &rest[..end];
-            let ok = match *part {
-                "role" => ROLES.contains(&value) || value == "*",
-                "yes-no" => ["yes", "no", "*"].contains(&value),
-                "match" => ["matched", "mismatch", "*"].contains(&value),
-                "compat" => ["compatible", "incompatible", "*"].contains(&value),
-                "own" => ["matched", "missing or different", "*"].contains(&value),
-                "reupload" => ["with password", "without uia", "*"].contains(&value),
-                "field" => ["device_signing", "org.matrix.msc2912.device_signing", "*"].contains(&value),
-                _ => !value.is_empty(),
-            };
-            if !ok {
-                return false;
-            }
-            rest = &rest[end..];
+/// Splits an ending as a pattern or an `[expect] outcomes` entry writes it
+/// (`security_error (master_key_mismatch)`) into the outcome and the rest, checking
+/// the names: an unknown outcome or abort name is an error.
+pub fn parse_ending(text: &str) -> Result<(OutcomeKind, Option<String>), String> {
+    let text = text.trim();
+    let (name, rest) = match text.split_once(' ') {
+        Some((name, rest)) => (name, Some(rest.trim().to_owned())),
+        None => (text, None),
+    };
+    let known = || OutcomeKind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
+    let outcome =
+        OutcomeKind::parse(name).ok_or_else(|| format!("unknown outcome `{name}` (known: {})", known()))?;
+    if let Some(rest) = &rest {
+        let inner = rest.strip_prefix('(').and_then(|r| r.strip_suffix(')'));
+        let Some(inner) = inner else {
+            return Err(format!("after the outcome comes `(reason)`, not `{rest}`"));
+        };
+        let is_reason = matches!(outcome, OutcomeKind::SecurityError | OutcomeKind::Error);
+        if is_reason && inner != "*" && AbortKind::parse(inner).is_none() {
+            let known: Vec<&str> = AbortKind::ALL.iter().map(|k| k.name()).collect();
+            return Err(format!("unknown reason `{inner}` (known: {})", known.join(", ")));
         }
     }
-    rest.is_empty()
+    Ok((outcome, rest))
 }
 
 /// Glob match where `*` matches any run of characters.

@@ -24,8 +24,8 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::runner::ScenarioResult;
-use crate::verdict::Verdict;
+use crate::check::verdict::Verdict;
+use crate::run::result::ScenarioResult;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,7 +57,7 @@ pub struct Rule {
 impl Rule {
     /// Whether the rule's glob matches a scenario name.
     pub fn matches(&self, name: &str) -> bool {
-        crate::pattern::glob(&self.scenarios, name)
+        crate::check::pattern::glob(&self.scenarios, name)
     }
 }
 
@@ -155,7 +155,7 @@ impl Expectations {
 /// SKIPPED (if they were run anyway), results matching an expected failure carry its
 /// reason in [`ScenarioResult::expected_failure`]. The problems are the stale expected
 /// failures (scenarios expected to fail that passed), one message each; they also
-/// make [`crate::suite::run_succeeded`] false.
+/// make [`crate::run::suite::run_succeeded`] false.
 pub fn apply(
     results: Vec<ScenarioResult>,
     expectations: &Expectations,
@@ -187,7 +187,7 @@ pub fn apply(
 
 #[cfg(test)]
 mod tests {
-    use crate::pattern::glob as glob_matches;
+    use crate::check::pattern::glob as glob_matches;
 
     #[test]
     fn scenario_globs_cross_directories() {

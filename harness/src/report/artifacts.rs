@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use mock_homeserver::JournalBody;
 
-use crate::mermaid;
-use crate::runner::ScenarioResult;
-use crate::transcript::{short_path, Entry};
-use crate::verdict::Verdict;
+use super::mermaid;
+use crate::check::transcript::{short_path, Entry};
+use crate::check::verdict::Verdict;
+use crate::run::result::ScenarioResult;
 
 /// The file name of a scenario's artifact: its name with `/` as `__` and the extension.
 pub fn file_name(scenario_name: &str, extension: &str) -> String {

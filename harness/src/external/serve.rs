@@ -2,8 +2,8 @@
 //! by hand.
 //!
 //! The person's client is an external role without an adapter process: a bridge in
-//! this process speaks the adapter protocol to the real-time driver
-//! ([`crate::realtime::run_in_process`]) and talks to the person instead. It prints
+//! this process speaks the adapter protocol to the run ([`crate::run::external`]) and
+//! talks to the person instead. It prints
 //! what the person needs (the homeserver URL, the credentials, the simulated peer's
 //! QR code and check code) and reads from the person's input the QR payload their
 //! client shows and whether they approve. The person's requests appear in the
@@ -18,22 +18,26 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
 use tokio::sync::mpsc;
+use tokio::time::Instant as Deadline;
 
-use mock_homeserver::{Fault, MockHomeserver, Profile};
+use devices::engine::real_time::{self, External};
+use devices::engine::{Marking, RunEnd};
+use devices::RoleKind;
 
-use crate::adapter::process::{AdapterProcess, Launch};
+use crate::adapter::process::AdapterProcess;
 use crate::adapter::protocol::{AdapterCommand, AdapterEvent};
-use crate::adapter::run::{
-    checkable_expectations, role_env, role_name, REGISTRAR_PASSWORD, REGISTRAR_USERNAME,
-};
-use crate::driver::{Participant, RunEnd};
-use crate::expect::{Expectation, Failure, Level};
-use crate::pattern::Pattern;
-use crate::realtime::{self, External, Options, RealtimeEnd};
-use crate::roles;
-use crate::runner::{self, ScenarioResult, ACCOUNT_LOCALPART, ACCOUNT_PASSWORD};
-use crate::scenario::{RoleKind, Scenario};
-use crate::verdict::Verdict;
+use crate::check::expect::{Expectation, Level};
+use crate::check::pattern::Pattern;
+use crate::check::transcript::Display;
+use crate::check::verdict::Verdict;
+use crate::run::ending::{conclude, Outcome};
+use crate::run::executor::InProcess;
+use crate::run::external::{checkable_expectations, commands_for, handshake, AdapterSeat, READY_TIMEOUT};
+use crate::run::prepare::{prepare, Mode, Prepared, RealTime};
+use crate::run::recorder::Recorder;
+use crate::run::result::ScenarioResult;
+use crate::scenario::roles::{ACCOUNT_LOCALPART, ACCOUNT_PASSWORD, REGISTRAR_PASSWORD, REGISTRAR_USERNAME};
+use crate::scenario::Scenario;
 
 /// What `conformance serve` runs.
 #[derive(Debug, Clone)]
@@ -65,7 +69,10 @@ pub fn default_transcript(scenario: &Scenario) -> PathBuf {
 
 /// The expectations that can be checked when a person drives `external`: those of
 /// an external role, without its outcome (a person's client reports none).
-pub fn checkable_by_hand(expectations: &[(Expectation, Level)], external: &str) -> Vec<(Expectation, Level)> {
+pub fn checkable_by_hand(
+    expectations: &[(Expectation, Level)],
+    external: RoleKind,
+) -> Vec<(Expectation, Level)> {
     let not_outcome = |p: &Pattern| !(p.actor() == external && matches!(p, Pattern::Finished { .. }));
     checkable_expectations(expectations, external, false)
         .into_iter()
@@ -195,11 +202,11 @@ impl Bridge {
         }
     }
 
-    async fn on_display(&mut self, role: &str, what: &str, value: &str) {
-        if what == "QR code" {
+    async fn on_display(&mut self, role: RoleKind, what: Display, value: &str) {
+        if what == Display::QrCode {
             say(&format!("{role} shows the QR code; scan it with your client, or give it this JSON:"));
             say(&format!("qr: {value}"));
-            match crate::qr_text::render(value) {
+            match super::qr_text::render(value) {
                 Ok(drawing) => say(&drawing),
                 Err(e) => say(&format!("({e})")),
             }
@@ -269,46 +276,29 @@ impl Bridge {
 pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
     let started = Instant::now();
     let scenario = &options.scenario;
-    let name = role_name(options.kind);
-    let Some(spec) = scenario.roles.iter().find(|r| r.name == name) else {
-        return Err(format!("the scenario has no role {name} ({})", role_env(options.kind)));
+    let kind = options.kind;
+    let Some(spec) = scenario.role(kind) else {
+        return Err(format!("the scenario has no role {kind} ({})", kind.name()));
     };
-    if spec.knobs.as_ref().and_then(toml::Value::as_table).is_some_and(|t| !t.is_empty()) {
+    if spec.has_knobs() {
         say(&format!(
-            "note: role {name} misbehaves on purpose in this scenario (knobs); your client will not"
+            "note: role {kind} misbehaves on purpose in this scenario (knobs); your client will not"
         ));
     }
-    let mut profile = Profile::named(&scenario.profile).map_err(|e| e.to_string())?;
-    if let Some(o) = &scenario.overrides {
-        profile = profile.with_overrides(o).map_err(|e| e.to_string())?;
-    }
-    let mut builder =
-        MockHomeserver::builder().profile(profile.clone()).seed(scenario.seed).listen(options.listen);
-    for fault in &scenario.faults {
-        let fault: Fault =
-            serde_json::from_value(fault.clone()).map_err(|e| format!("invalid fault: {e}"))?;
-        builder = builder.fault(fault);
-    }
-    let server = builder.start().await.map_err(|e| format!("cannot start the mock homeserver: {e}"))?;
-    let base_url = options.public_url.clone().unwrap_or_else(|| server.base_url().to_owned());
-    let base_url = base_url.trim_end_matches('/').to_owned();
-    server.core().set_base_url(&base_url);
-    let context =
-        roles::Context::with_account(server.core(), &base_url, &profile.server_name, options.poll_ms);
-    let mut simulated: Vec<Participant> = Vec::new();
-    let mut names = Vec::new();
-    for spec in &scenario.roles {
-        names.push((roles::device_id_of(&spec.name).to_owned(), spec.name.clone()));
-        if spec.name != name {
-            simulated.push(roles::build_role(spec, scenario, &context)?);
-        }
-    }
-    let (setup, kick_off) = crate::adapter::run::commands_for(scenario, options.kind, &context);
+    let mode = Mode::RealTime(RealTime {
+        listen: options.listen,
+        public_url: options.public_url.clone(),
+        poll_ms: options.poll_ms,
+        external: Some(kind),
+    });
+    let Prepared { core, server, base_url, seats, names, simulated, user, context, .. } =
+        prepare(scenario, &mode).await?;
+    let (setup, kick_off) = commands_for(scenario, kind, &context.server_name);
 
     say(&format!("scenario: {} ({})", scenario.name, scenario.title));
     say(&format!("homeserver: {}", &base_url));
-    say(&format!("you play {name} ({})", role_env(options.kind)));
-    match options.kind {
+    say(&format!("you play {kind} ({})", kind.name()));
+    match kind {
         RoleKind::ExistingDevice => {
             say(&format!("username: {ACCOUNT_LOCALPART}"));
             say(&format!("password: {ACCOUNT_PASSWORD}"));
@@ -318,12 +308,12 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
             say(&format!("password: {REGISTRAR_PASSWORD}"));
             // The cross-signing keys name the user ID, so the client needs it before
             // it registers.
-            say(&format!("server name: {}", profile.server_name));
+            say(&format!("server name: {}", context.server_name));
             say("register, then type `done` when your client has finished");
         }
         RoleKind::NewDevice => {}
     }
-    let asks_approval = options.kind != RoleKind::ExistingDevice && simulated.iter().any(|p| p.name == "B");
+    let asks_approval = kind != RoleKind::ExistingDevice && simulated.contains(&RoleKind::ExistingDevice);
     if asks_approval && !scenario.approve {
         say("note: in this scenario the user declines on B");
     }
@@ -333,52 +323,46 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
         deadline.as_secs()
     ));
 
-    let external = External {
-        name: name.to_owned(),
-        launch: Launch {
-            command: String::new(),
-            homeserver: base_url.clone(),
-            role: role_env(options.kind).to_owned(),
-            scenario: scenario.name.clone(),
-            poll_ms: options.poll_ms,
-        },
-        setup,
-        kick_off,
-    };
     let (display_tx, mut displays) = mpsc::unbounded_channel();
-    let run_options = Options {
-        approve: true,
-        approver: if asks_approval { "B".to_owned() } else { String::new() },
-        deadline,
-        ready_timeout: Duration::from_secs(30),
-        // With nobody simulated (the registrar), the run waits for the person: until
-        // they type `done` or the deadline passes.
-        external_reports_outcome: simulated.is_empty(),
-        on_display: Some(display_tx),
-    };
     let (adapter, commands, events) = AdapterProcess::in_process();
-    let mut bridge = Bridge::new(events, asks_approval, scenario.shows_code == name);
+    let mut bridge = Bridge::new(events, asks_approval, scenario.shows_code == kind);
     bridge
         .emit(&AdapterEvent::Ready { implementation: "a client driven by hand (conformance serve)".into() })
         .await;
-    let core = server.core().clone();
+    // With nobody simulated (the registrar), the run waits for the person: until they
+    // type `done` or the deadline passes.
+    let reports_outcome = simulated.is_empty();
+    let mut recorder = Recorder::new(core.clone(), simulated, Some(kind), names).with_display(display_tx);
     let mut run = tokio::spawn(async move {
         let mut adapter = adapter;
-        realtime::run_in_process(&mut adapter, core, simulated, external, run_options).await
+        let run_deadline = Deadline::now() + deadline;
+        let ready_by = run_deadline.min(Deadline::now() + READY_TIMEOUT);
+        let end = match handshake(&mut adapter, ready_by, setup, kick_off).await {
+            Err(error) => RunEnd::External(error),
+            Ok(_) => {
+                let mut seat = AdapterSeat::new(&mut adapter, run_deadline + Duration::from_secs(1));
+                let external = External { kind, seat: &mut seat, reports_outcome };
+                let options = real_time::Options { deadline, marking: Marking::Role };
+                let executor = InProcess::new(core);
+                real_time::run(seats, Some(external), user, executor, &mut recorder, None, options).await
+            }
+        };
+        adapter.stop(Duration::from_millis(100)).await;
+        (end, recorder)
     });
     let mut command_lines = BufReader::new(commands).lines();
     let mut commands_open = true;
     let mut input = stdin_lines();
     let mut input_open = true;
     let bound = tokio::time::Instant::now() + deadline + Duration::from_secs(30);
-    let run = loop {
+    let (end, recorder) = loop {
         tokio::select! {
             joined = &mut run => break joined.map_err(|e| format!("the run failed: {e}"))?,
             line = command_lines.next_line(), if commands_open => match line {
                 Ok(Some(line)) => bridge.on_command(&line).await,
                 _ => commands_open = false,
             },
-            Some((role, what, value)) = displays.recv() => bridge.on_display(&role, &what, &value).await,
+            Some((role, what, value)) = displays.recv() => bridge.on_display(role, what, &value).await,
             line = input.recv(), if input_open => match line {
                 Some(line) => bridge.on_input(&line).await,
                 None => input_open = false,
@@ -389,22 +373,36 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
             }
         }
     };
-    crate::adapter::run::learn_external_device(&run.transcript, name, &mut names);
-
-    let mut checked = scenario.clone();
-    checked.expectations = checkable_by_hand(&scenario.expectations, name);
-    let mut result = runner::finish(&checked, run.transcript, names, RunEnd::AllDone, &base_url, started);
-    if let RealtimeEnd::AdapterFailed(_) = &run.end {
+    let (transcript, names) = recorder.finish();
+    if let RunEnd::External(_) = &end {
         // The bridge closed its events: the person typed `done`.
         say("the person ended the run");
     }
-    let still_running: Vec<String> = match &run.end {
-        RealtimeEnd::Deadline(running) => running.iter().filter(|r| *r != name).cloned().collect(),
-        _ => Vec::new(),
+    // The person's own lateness is not a failure: a person's client reports nothing.
+    let end = match end {
+        RunEnd::Deadline(running) => {
+            let still: Vec<RoleKind> = running.into_iter().filter(|r| *r != kind).collect();
+            if still.is_empty() {
+                RunEnd::AllDone
+            } else {
+                RunEnd::Deadline(still)
+            }
+        }
+        RunEnd::External(_) => RunEnd::AllDone,
+        other => other,
     };
-    if !still_running.is_empty() {
-        let context = result.transcript_tail(15);
-        result.failures.insert(0, Failure::deadline(&still_running, deadline, context));
+    let mut result = conclude(Outcome {
+        scenario,
+        expectations: checkable_by_hand(&scenario.expectations, kind),
+        transcript,
+        names,
+        end,
+        deadline: (scenario.deadline_ms, "real"),
+        base_url: base_url.clone(),
+        stderr: None,
+        started,
+    });
+    if result.failures.iter().any(|f| f.level == Level::Must) {
         result.verdict = Verdict::Fail;
     }
     std::fs::write(&options.transcript, result.transcript_text())
@@ -431,13 +429,16 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
             }
         }
     }
-    server.shutdown().await;
+    if let crate::run::prepare::Server::Http(server) = server {
+        server.shutdown().await;
+    }
     Ok(result)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use devices::OutcomeKind;
 
     fn pattern(text: &str) -> Pattern {
         Pattern::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
@@ -483,8 +484,22 @@ mod tests {
     #[test]
     fn the_persons_outcome_decisions_and_displays_are_dropped() {
         let expectations = vec![
-            (Expectation::Outcome { role: "A".into(), outcome: "verified".into() }, Level::Must),
-            (Expectation::Outcome { role: "B".into(), outcome: "verified".into() }, Level::Must),
+            (
+                Expectation::Outcome {
+                    role: RoleKind::NewDevice,
+                    outcome: OutcomeKind::Verified,
+                    detail: None,
+                },
+                Level::Must,
+            ),
+            (
+                Expectation::Outcome {
+                    role: RoleKind::ExistingDevice,
+                    outcome: OutcomeKind::Verified,
+                    detail: None,
+                },
+                Level::Must,
+            ),
             (
                 Expectation::Order(vec![
                     ("x".into(), pattern("A -> HS: POST /login 200")),
@@ -495,9 +510,9 @@ mod tests {
             ),
             (Expectation::Never("n".into(), pattern("A: finished error")), Level::Must),
         ];
-        let kept = checkable_by_hand(&expectations, "A");
+        let kept = checkable_by_hand(&expectations, RoleKind::NewDevice);
         assert_eq!(kept.len(), 2, "{kept:?}");
-        assert!(matches!(&kept[0].0, Expectation::Outcome { role, .. } if role == "B"));
+        assert!(matches!(&kept[0].0, Expectation::Outcome { role: RoleKind::ExistingDevice, .. }));
         match &kept[1].0 {
             Expectation::Order(steps) => assert_eq!(steps.len(), 1),
             other => panic!("{other:?}"),

@@ -1,17 +1,18 @@
-//! The QR-login devices behind `conformance device`: the new device (A) and the
-//! existing device (B) built from the `setup` command and the command that starts
-//! the flow (`show_qr` or `scan_qr`).
+//! The devices behind `conformance device`, built from the `setup` command and the
+//! command that starts the flow: the registrar (`register`), the new device (A) and
+//! the existing device (B) (`show_qr` or `scan_qr`).
 
 use devices::qr_login::{
     DialectName, ExistingDevice, ExistingDeviceConfig, ExistingDeviceKnobs, NewDevice, NewDeviceConfig,
     NewDeviceKnobs,
 };
 use devices::retry::RetryOn429;
-use devices::Role;
+use devices::{Role, RoleKind};
 
-use super::device::DeviceOptions;
-use super::protocol::{AdapterCommand, Setup};
-use crate::scenario::RoleKind;
+use devices::registrar::{Registrar, RegistrarConfig, RegistrarKnobs};
+
+use super::options::DeviceOptions;
+use crate::adapter::protocol::{AdapterCommand, Setup};
 
 /// The device ID the new device asks for (the runner learns it from `/login` anyway).
 const NEW_DEVICE_ID: &str = "NEWDEVICE";
@@ -24,7 +25,7 @@ fn knobs<T: serde::de::DeserializeOwned + Default>(options: &DeviceOptions) -> R
 }
 
 /// Builds A or B from the `setup` command and the command that starts the flow.
-pub(crate) fn build(
+fn build_qr(
     kind: RoleKind,
     options: &DeviceOptions,
     setup: &Setup,
@@ -81,5 +82,37 @@ pub(crate) fn build(
             Ok(Box::new(RetryOn429::new(ExistingDevice::new(config))))
         }
         RoleKind::Registrar => Err("the registrar is built elsewhere".into()),
+    }
+}
+
+/// Builds the role from the `setup` command and the command that starts the flow.
+pub(crate) fn build(
+    options: &DeviceOptions,
+    setup: &Setup,
+    start: &AdapterCommand,
+) -> Result<Box<dyn Role>, String> {
+    match (options.kind, start) {
+        (RoleKind::Registrar, AdapterCommand::Register { registration_token }) => {
+            let mut config = RegistrarConfig::new(
+                &options.homeserver,
+                setup.username.as_deref().unwrap_or("rita"),
+                setup.password.as_deref().unwrap_or("registrar password"),
+                0,
+            );
+            if let Some(server_name) = &setup.server_name {
+                config.server_name = server_name.clone();
+            }
+            config.registration_token = registration_token.clone();
+            config.deadline_ms = options.deadline.as_millis() as u64;
+            if let Some(knobs) = &options.knobs {
+                config.knobs = serde_json::from_value::<RegistrarKnobs>(knobs.clone())
+                    .map_err(|e| format!("--knobs: {e}"))?;
+            }
+            Ok(Box::new(RetryOn429::new(Registrar::new(config))))
+        }
+        (RoleKind::Registrar, other) => {
+            Err(format!("a registrar expects `register`, not {}", other.to_line()))
+        }
+        (kind, start) => build_qr(kind, options, setup, start),
     }
 }

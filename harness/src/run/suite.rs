@@ -1,4 +1,4 @@
-//! Running many scenarios in parallel, and the reports.
+//! Running many scenarios in parallel, and the summary of their results.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -6,43 +6,13 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::runner::{self, ScenarioResult};
-use crate::scenario::{self, Scenario};
-use crate::verdict::Verdict;
+use super::result::ScenarioResult;
+use crate::check::verdict::Verdict;
+use crate::scenario::Scenario;
 
-/// The scenarios directory of this repository.
+/// The scenarios directory of this repository (for the repository's own tests).
 pub fn default_scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("scenarios")
-}
-
-/// Loads every scenario below each path (a file or a directory). Names are relative
-/// to the enclosing `scenarios` directory when there is one.
-pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
-    let mut scenarios = Vec::new();
-    for path in paths {
-        let root = scenarios_root(path);
-        for file in scenario::discover(path).map_err(|e| format!("{}: {e}", path.display()))? {
-            scenarios.push(Scenario::load(&file, &root).map_err(|e| e.to_string())?);
-        }
-    }
-    scenarios.sort_by(|a, b| a.name.cmp(&b.name));
-    scenarios.dedup_by(|a, b| a.name == b.name);
-    Ok(scenarios)
-}
-
-fn scenarios_root(path: &Path) -> PathBuf {
-    let mut current = Some(path);
-    while let Some(p) = current {
-        if p.file_name().is_some_and(|n| n == "scenarios") {
-            return p.to_owned();
-        }
-        current = p.parent();
-    }
-    if path.is_file() {
-        path.parent().map(Path::to_owned).unwrap_or_default()
-    } else {
-        path.to_owned()
-    }
 }
 
 /// Runs scenarios with at most `jobs` at once; `on_done` sees each result as it ends.
@@ -51,7 +21,7 @@ pub async fn run_all(
     jobs: usize,
     on_done: impl FnMut(&ScenarioResult),
 ) -> Vec<ScenarioResult> {
-    in_parallel(scenarios, jobs, |scenario| async move { runner::run(&scenario).await }, on_done).await
+    in_parallel(scenarios, jobs, |scenario| async move { super::in_process(&scenario).await }, on_done).await
 }
 
 /// Runs `run` on each scenario with at most `jobs` at once; `on_done` sees each

@@ -1,0 +1,163 @@
+//! The result of one scenario: its verdict, the failed expectations, the transcript
+//! and the snapshot.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::check::expect::{self, Failure, Level};
+use crate::check::transcript::{Names, TranscriptEntry};
+use crate::check::verdict::Verdict;
+use crate::scenario::Scenario;
+
+/// The result of one scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioResult {
+    /// Scenario name (its path below `scenarios/`).
+    pub name: String,
+    /// Its title.
+    pub title: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Failed expectations (MUST and SHOULD).
+    pub failures: Vec<Failure>,
+    /// Real time the run took.
+    pub duration_ms: u64,
+    /// The transcript.
+    #[serde(skip)]
+    pub transcript: Vec<TranscriptEntry>,
+    /// The normalised transcript (the snapshot).
+    #[serde(skip)]
+    pub snapshot: String,
+    /// Device IDs to roles.
+    #[serde(skip)]
+    pub names: Names,
+    /// What the run noticed about an external client that is no failure (e.g. its
+    /// adapter did not exit after `stop`): shown with the verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The external client's stderr, as much as was kept.
+    #[serde(skip)]
+    pub stderr: String,
+    /// Why an expectations file expects this scenario to fail, when it does
+    /// ([`crate::expectations::apply`] sets it). A FAIL with a reason is an expected
+    /// failure (XFAIL) and does not fail the run; a PASS with a reason is a stale
+    /// expectation and does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_failure: Option<String>,
+}
+
+impl ScenarioResult {
+    /// The transcript's last `lines` entries, numbered, for a failure's context.
+    pub fn transcript_tail(&self, lines: usize) -> Vec<String> {
+        expect::excerpt(&self.transcript, &self.names, self.transcript.len().saturating_sub(lines), lines)
+    }
+
+    /// A failed result for a scenario that could not be run (`setup`).
+    pub fn broken(scenario: &Scenario, message: String, started: Instant) -> Self {
+        ScenarioResult {
+            name: scenario.name.clone(),
+            title: scenario.title.clone(),
+            verdict: Verdict::Fail,
+            failures: vec![Failure {
+                expectation: "setup".into(),
+                message,
+                context: Vec::new(),
+                level: Level::Must,
+            }],
+            duration_ms: started.elapsed().as_millis() as u64,
+            transcript: Vec::new(),
+            snapshot: String::new(),
+            names: Vec::new(),
+            notes: Vec::new(),
+            stderr: String::new(),
+            expected_failure: None,
+        }
+    }
+
+    /// The result of a scenario that was not run: SKIPPED, with the reason as its
+    /// only failure message so that reports and [`Self::explain`] show it.
+    pub fn skipped(name: &str, title: &str, reason: &str) -> Self {
+        ScenarioResult {
+            name: name.to_owned(),
+            title: title.to_owned(),
+            verdict: Verdict::Skipped,
+            failures: vec![Failure {
+                expectation: "skipped".into(),
+                message: reason.to_owned(),
+                context: Vec::new(),
+                level: Level::Must,
+            }],
+            duration_ms: 0,
+            transcript: Vec::new(),
+            snapshot: String::new(),
+            names: Vec::new(),
+            notes: Vec::new(),
+            stderr: String::new(),
+            expected_failure: None,
+        }
+    }
+
+    /// A FAIL that an expectations file expects (XFAIL).
+    pub fn is_expected_failure(&self) -> bool {
+        self.verdict == Verdict::Fail && self.expected_failure.is_some()
+    }
+
+    /// An expected failure that did not fail (PASS or NON-STRICT): the expectation
+    /// is stale.
+    pub fn is_stale_expectation(&self) -> bool {
+        self.expected_failure.is_some() && matches!(self.verdict, Verdict::Pass | Verdict::NonStrict)
+    }
+
+    /// Whether this result lets the run as a whole succeed: not a FAIL unless one is
+    /// expected, and no stale expected failure.
+    pub fn is_success(&self) -> bool {
+        if self.expected_failure.is_some() {
+            !self.is_stale_expectation()
+        } else {
+            self.verdict.is_success()
+        }
+    }
+
+    /// The label for reports: the verdict's, `XFAIL` for an expected failure, or
+    /// `XPASS` for a stale expected failure.
+    pub fn label(&self) -> &'static str {
+        report_label(self.verdict, self.expected_failure.is_some())
+    }
+
+    /// The full transcript, one line per entry, with role names.
+    pub fn transcript_text(&self) -> String {
+        let names = &self.names;
+        self.transcript
+            .iter()
+            .map(|e| format!("{:>4} {:>7}ms  {}\n", e.seq, e.at_ms, e.entry.line(names)))
+            .collect()
+    }
+
+    /// A human explanation of every failure, then the notes.
+    pub fn explain(&self) -> String {
+        let mut out = String::new();
+        for note in &self.notes {
+            out.push_str(&format!("  note: {note}\n"));
+        }
+        for failure in &self.failures {
+            let level = if failure.level == Level::Should { " (SHOULD)" } else { "" };
+            out.push_str(&format!("  ✗ {}{level}: {}\n", failure.expectation, failure.message));
+            for line in &failure.context {
+                out.push_str(&format!("      {line}\n"));
+            }
+        }
+        out
+    }
+}
+
+/// The report label of a verdict, given whether an expectations file expects the
+/// scenario to fail: `XFAIL` for an expected FAIL, `XPASS` for a stale one (PASS or
+/// NON-STRICT), the verdict's own label otherwise.
+pub fn report_label(verdict: Verdict, expected_failure: bool) -> &'static str {
+    match (verdict, expected_failure) {
+        (Verdict::Fail, true) => "XFAIL",
+        (Verdict::Pass | Verdict::NonStrict, true) => "XPASS",
+        (other, _) => other.label(),
+    }
+}
