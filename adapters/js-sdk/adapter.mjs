@@ -5,9 +5,20 @@
 //   conformance run --client "node adapters/js-sdk/adapter.mjs" --role existing-device
 //   conformance run --client "node adapters/js-sdk/adapter.mjs" --role new-device
 
-import { Commands, consoleToStderr, emit, emitOutcome, log, outcomeReported, shutdown, unimplemented } from "./src/protocol.mjs";
+import {
+    Commands,
+    consoleToStderr,
+    emit,
+    emitOutcome,
+    keepStderrIn,
+    log,
+    outcomeReported,
+    shutdown,
+    unimplemented,
+} from "./src/protocol.mjs";
 
 consoleToStderr();
+keepStderrIn(process.env.CONFORMANCE_JS_SDK_LOG_DIR);
 
 const IMPLEMENTATION = "matrix-js-sdk 34.9.0 (Rust crypto; libolm 3.2.15 for the MSC3903 channel)";
 

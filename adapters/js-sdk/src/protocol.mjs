@@ -1,12 +1,31 @@
 // Adapter protocol 1 framing (docs/adapter-protocol.md): events on stdout, one JSON
 // object a line; commands from stdin; everything else on stderr.
 
+import { createWriteStream, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 
 /** Exit status that tells the runner the implementation cannot play the role. */
 export const EXIT_UNIMPLEMENTED = 89;
 
 const realStdoutWrite = process.stdout.write.bind(process.stdout);
+
+/**
+ * With `CONFORMANCE_JS_SDK_LOG_DIR` set, stderr is also kept in
+ * `<dir>/<role>.<scenario>.log`: the runner shows an adapter's stderr only when the
+ * adapter fails, not when an expectation does.
+ */
+export function keepStderrIn(dir) {
+    if (!dir) return;
+    mkdirSync(dir, { recursive: true });
+    const scenario = (process.env.CONFORMANCE_SCENARIO ?? "unnamed").replaceAll("/", "__");
+    const file = createWriteStream(join(dir, `${process.env.CONFORMANCE_ROLE}.${scenario}.log`), { flags: "a" });
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = (chunk, ...rest) => {
+        file.write(chunk);
+        return write(chunk, ...rest);
+    };
+}
 
 /** A log line on stderr (kept by the runner as the adapter's log). */
 export function log(...parts) {
