@@ -33,7 +33,7 @@ mod journal;
 mod profile;
 
 pub use builder::{Builder, MockHomeserver};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, FIXED_ORIGIN_UNIX_MS};
 pub use core::{Body, Caller, Handled, Homeserver, Request, Response, WireResponse};
 pub use error::MatrixError;
 pub use fault::{CrossSigningKeyKind, Fault, FaultField};

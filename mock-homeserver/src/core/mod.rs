@@ -44,6 +44,8 @@ pub(crate) struct Ctx<'a> {
     pub params: Vec<String>,
     pub caller: Option<Caller>,
     pub now_ms: u64,
+    /// The clock's origin as Unix milliseconds, for dates in headers.
+    pub origin_unix_ms: u64,
     /// `/sync` may answer [`Handled::WouldBlock`] instead of an empty response.
     pub allow_wait: bool,
     /// The base URL clients reach this server at (for absolute `Location`s).
@@ -154,6 +156,7 @@ impl Homeserver {
             params: Vec::new(),
             caller: None,
             now_ms,
+            origin_unix_ms: self.clock.origin_unix_ms(),
             allow_wait,
             base_url,
             fired: Vec::new(),

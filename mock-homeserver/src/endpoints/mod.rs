@@ -5,11 +5,17 @@ use std::sync::OnceLock;
 use crate::core::Ctx;
 use crate::{MatrixError, Response};
 
+pub(crate) mod account_data;
 pub(crate) mod device_signing;
 pub(crate) mod devices;
+pub(crate) mod discovery;
+pub(crate) mod filter;
 pub(crate) mod keys;
 pub(crate) mod login;
 pub(crate) mod login_token;
+pub(crate) mod presence;
+pub(crate) mod profile;
+pub(crate) mod push_rules;
 pub(crate) mod register;
 pub(crate) mod rendezvous;
 pub(crate) mod room_keys;
@@ -95,6 +101,13 @@ pub(crate) fn routes() -> &'static [Route] {
         routes.extend(sync::routes());
         routes.extend(room_keys::routes());
         routes.extend(rendezvous::routes());
+        // What clients call at start-up and in their sync loop.
+        routes.extend(push_rules::routes());
+        routes.extend(filter::routes());
+        routes.extend(account_data::routes());
+        routes.extend(profile::routes());
+        routes.extend(presence::routes());
+        routes.extend(discovery::routes());
         routes
     })
 }

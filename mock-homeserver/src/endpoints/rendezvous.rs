@@ -6,8 +6,11 @@
 //!   fresh value per write with `unique_etags`.
 //! * `If-Match` on `PUT`: optional (RHRS; `*` and lists are understood), or required,
 //!   strong and single-valued with `require_if_match` (400 otherwise).
-//! * `Expires` / `Last-Modified` are HTTP dates: [`HTTP_DATE_EPOCH_SECS`] plus the
-//!   server clock, so they are deterministic under a manual clock.
+//! * `Expires` / `Last-Modified` are HTTP dates of the server clock's readings,
+//!   dated from the clock's calendar origin ([`crate::Clock::origin_unix_ms`]): the
+//!   wall clock's dates in real time (clients compare `Expires` with their own
+//!   clock), fixed dates from 2024-01-01 under a manual clock, so a virtual run
+//!   stays deterministic.
 //! * The writer's `Content-Type` is stored per write and echoed unchanged on `200`.
 //! * Every rendezvous answer carries `X-Max-Bytes` (added by [`decorate`], which the
 //!   core calls for every response on a rendezvous path, including 405 and `OPTIONS`).
@@ -32,9 +35,6 @@ use crate::{Fault, MatrixError, Profile, RendezvousLocation, Response};
 
 /// The create path (the unstable prefix every deployed client uses).
 pub(crate) const CREATE_PATH: &str = "/_matrix/client/unstable/org.matrix.msc3886/rendezvous";
-
-/// The server clock's zero as a Unix time (2024-01-01T00:00:00Z), for HTTP dates.
-pub(crate) const HTTP_DATE_EPOCH_SECS: u64 = 1_704_067_200;
 
 /// The content type assumed when a writer sends none.
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
@@ -81,7 +81,8 @@ fn create(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
         RendezvousLocation::Absolute => format!("{}{CREATE_PATH}/{id}", ctx.base_url),
         RendezvousLocation::BareId => id.clone(),
     };
-    let response = with_session_headers(Response::empty(201), &session).with_header("location", location);
+    let response = with_session_headers(Response::empty(201), &session, ctx.origin_unix_ms)
+        .with_header("location", location);
     ctx.state.rendezvous.insert(id, session);
     Ok(response)
 }
@@ -105,14 +106,14 @@ fn update(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
         let matches = value == "*" || value.split(',').any(|tag| tag.trim() == session.etag);
         if !matches {
             let error = MatrixError::new(412, "M_CONCURRENT_WRITE", "The rendezvous session has changed");
-            return Ok(with_session_headers(Response::from(error), &session));
+            return Ok(with_session_headers(Response::from(error), &session, ctx.origin_unix_ms));
         }
     }
     write(ctx, &mut session);
     if ctx.state.profile.rendezvous.extend_on_put {
         session.expires_at_ms = ctx.now_ms.saturating_add(ctx.state.profile.rendezvous.ttl_ms);
     }
-    let response = with_session_headers(Response::empty(202), &session);
+    let response = with_session_headers(Response::empty(202), &session, ctx.origin_unix_ms);
     ctx.state.rendezvous.insert(id, session);
     Ok(response)
 }
@@ -136,7 +137,7 @@ fn read(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
             },
         }
     };
-    Ok(with_session_headers(response, &session))
+    Ok(with_session_headers(response, &session, ctx.origin_unix_ms))
 }
 
 fn delete(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
@@ -215,11 +216,12 @@ fn write(ctx: &mut Ctx<'_>, session: &mut RendezvousSession) {
     };
 }
 
-fn with_session_headers(response: Response, session: &RendezvousSession) -> Response {
+fn with_session_headers(response: Response, session: &RendezvousSession, origin_unix_ms: u64) -> Response {
+    let date = |clock_ms: u64| http_date(origin_unix_ms.saturating_add(clock_ms) / 1000);
     response
         .with_header("etag", session.etag.clone())
-        .with_header("expires", http_date(session.expires_at_ms))
-        .with_header("last-modified", http_date(session.last_modified_ms))
+        .with_header("expires", date(session.expires_at_ms))
+        .with_header("last-modified", date(session.last_modified_ms))
 }
 
 /// A strong, single entity tag: `"..."` with no `W/`, no list, no `*`.
@@ -235,12 +237,11 @@ fn weak_eq(a: &str, b: &str) -> bool {
     a.strip_prefix("W/").unwrap_or(a) == b.strip_prefix("W/").unwrap_or(b)
 }
 
-/// An IMF-fixdate (`Mon, 01 Jan 2024 00:00:00 GMT`) for a server-clock reading.
-pub(crate) fn http_date(clock_ms: u64) -> String {
+/// The IMF-fixdate (`Mon, 01 Jan 2024 00:00:00 GMT`) of a Unix time in seconds.
+pub(crate) fn http_date(secs: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] =
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let secs = HTTP_DATE_EPOCH_SECS + clock_ms / 1000;
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (year, month, day) = civil_from_days(days);
@@ -272,12 +273,15 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 mod tests {
     use super::http_date;
 
+    const JAN_2024: u64 = 1_704_067_200;
+
     #[test]
-    fn http_dates_start_at_the_fixed_epoch() {
-        assert_eq!(http_date(0), "Mon, 01 Jan 2024 00:00:00 GMT");
-        assert_eq!(http_date(60_000), "Mon, 01 Jan 2024 00:01:00 GMT");
+    fn http_dates_are_imf_fixdates() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(JAN_2024), "Mon, 01 Jan 2024 00:00:00 GMT");
+        assert_eq!(http_date(JAN_2024 + 60), "Mon, 01 Jan 2024 00:01:00 GMT");
         // 2024 is a leap year: day 59 is 29 February.
-        assert_eq!(http_date(59 * 86_400_000 + 3_723_000), "Thu, 29 Feb 2024 01:02:03 GMT");
-        assert_eq!(http_date(366 * 86_400_000), "Wed, 01 Jan 2025 00:00:00 GMT");
+        assert_eq!(http_date(JAN_2024 + 59 * 86_400 + 3_723), "Thu, 29 Feb 2024 01:02:03 GMT");
+        assert_eq!(http_date(JAN_2024 + 366 * 86_400), "Wed, 01 Jan 2025 00:00:00 GMT");
     }
 }
