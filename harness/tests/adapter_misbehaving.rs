@@ -169,3 +169,67 @@ fn a_scenario_without_the_role_is_skipped() {
     assert_eq!(result.verdict, Verdict::Skipped);
     assert!(result.explain().contains("does not apply"), "{}", result.explain());
 }
+
+/// Our own registrar behind the protocol, started by a wrapper script.
+fn reference_registrar() -> String {
+    format!("{} device --role registrar", env!("CARGO_BIN_EXE_conformance"))
+}
+
+#[test]
+fn an_adapter_that_ignores_stop_is_named_and_otherwise_passes() {
+    // The wrapper outlives its device: it sleeps on after `stop` until it is killed.
+    let command = script("deaf", &format!("{}\nexec sleep 60", reference_registrar()));
+    let (result, took) = run(command, 20_000);
+    assert_eq!(result.verdict, Verdict::Pass, "{}", messages(&result));
+    assert!(
+        result.notes.iter().any(|n| n.contains("did not exit within the grace period after `stop`")),
+        "{:?}",
+        result.notes
+    );
+    assert!(messages(&result).contains("note: the adapter did not exit"), "{}", messages(&result));
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+/// Whether process `pid` still runs (a zombie waiting for its reaper does not).
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn what_an_adapter_started_is_gone_after_the_run() {
+    let dir = temp_dir("grandchild");
+    let pid_file = dir.join("sleeper.pid");
+    // A wrapper that starts a long-lived helper in the background, as a script that
+    // starts an SDK's server would, then becomes the device.
+    let command = script(
+        "grandchild-wrapper",
+        &format!("sleep 300 &\necho $! > {}\nexec {}", pid_file.display(), reference_registrar()),
+    );
+    let (result, _) = run(command, 20_000);
+    assert_eq!(result.verdict, Verdict::Pass, "{}", messages(&result));
+    let pid: u32 =
+        std::fs::read_to_string(&pid_file).expect("the wrapper wrote the pid").trim().parse().unwrap();
+    assert!(!running(pid), "the adapter's helper {pid} still runs after the run");
+    assert!(
+        result.notes.iter().any(|n| n.contains("still running after it")),
+        "the report names what was left: {:?}",
+        result.notes
+    );
+}
+
+#[test]
+fn a_line_that_is_not_utf8_fails_saying_so() {
+    let command = script(
+        "latin1",
+        &format!(
+            "{READY}\nread setup\nprintf '{{\"event\":\"decision\",\"decision\":\"caf\\351\"}}\\n'\nsleep 5"
+        ),
+    );
+    let (result, took) = run(command, 10_000);
+    assert_eq!(result.verdict, Verdict::Fail, "{}", messages(&result));
+    assert!(messages(&result).contains("not UTF-8"), "{}", messages(&result));
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}

@@ -57,8 +57,14 @@ fn item(heading: &'static str, name: &str, role: Option<&'static str>) -> Item {
 fn rows(doc: &str, heading: &str) -> Vec<Vec<String>> {
     let mut lines = doc.lines().skip_while(|l| l.trim_end() != heading);
     assert!(lines.next().is_some(), "docs/scenario-format.md has no section `{heading}`");
+    // The section ends at the next heading of its level or above.
+    let level = heading.chars().take_while(|c| *c == '#').count();
+    let ends = move |l: &&str| {
+        let hashes = l.chars().take_while(|c| *c == '#').count();
+        hashes > 0 && hashes <= level && l[hashes..].starts_with(' ')
+    };
     lines
-        .take_while(|l| !l.starts_with("## "))
+        .take_while(|l| !ends(l))
         .filter(|l| l.starts_with('|') && !l.starts_with("|---"))
         .map(|l| l.trim().trim_matches('|').split(" | ").map(|c| c.trim().to_owned()).collect())
         .collect()
@@ -220,4 +226,54 @@ fn the_probe_finds_names_values_and_fields() {
     let send_keys = setup.iter().find(|i| i.name == "send-keys").expect("a known registrar key");
     assert!(send_keys.mentions.contains(&"if-advertised".to_owned()), "{:?}", send_keys.mentions);
     assert!(override_items().iter().any(|i| i.name == "rendezvous.ttl_ms"));
+}
+
+/// The backticked first cells of the table rows of `heading`'s section.
+fn first_cells(doc: &str, heading: &str) -> Vec<String> {
+    rows(doc, heading)
+        .into_iter()
+        .filter_map(|cells| cells.first().cloned())
+        .filter_map(|cell| cell.trim().strip_prefix('`').and_then(|c| c.strip_suffix('`')).map(str::to_owned))
+        .collect()
+}
+
+/// Every backticked word of the paragraph that starts with `start`.
+fn backticked_in_paragraph(doc: &str, start: &str) -> Vec<String> {
+    let from = doc.find(start).unwrap_or_else(|| panic!("no paragraph starting `{start}`"));
+    let paragraph = doc[from..].split("\n\n").next().unwrap_or("");
+    paragraph.split('`').skip(1).step_by(2).map(str::to_owned).collect()
+}
+
+fn sorted(mut names: Vec<String>) -> Vec<String> {
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[test]
+fn the_outcome_reason_and_decision_tables_are_the_code_s_names() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/scenario-format.md"))
+            .expect("docs/scenario-format.md");
+    let outcomes: Vec<String> = devices::OutcomeKind::ALL.iter().map(|k| k.name().to_owned()).collect();
+    let reasons: Vec<String> = devices::AbortKind::ALL.iter().map(|k| k.name().to_owned()).collect();
+    let templates: Vec<String> = devices::Decision::TEMPLATES.iter().map(|t| t.to_string()).collect();
+    assert_eq!(sorted(first_cells(&doc, "### Outcomes")), sorted(outcomes.clone()), "### Outcomes");
+    assert_eq!(sorted(first_cells(&doc, "### Reasons")), sorted(reasons.clone()), "### Reasons");
+    let documented: Vec<String> =
+        first_cells(&doc, "### Decisions").into_iter().filter(|c| !c.starts_with('{')).collect();
+    assert_eq!(sorted(documented), sorted(templates), "### Decisions");
+    for placeholder in first_cells(&doc, "### Decisions").iter().filter(|c| c.starts_with('{')) {
+        let name = placeholder.trim_start_matches('{').trim_end_matches('}');
+        assert!(devices::events::Slot::named(name).is_some(), "no placeholder {placeholder}");
+    }
+
+    let adapter =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/adapter-protocol.md"))
+            .expect("docs/adapter-protocol.md");
+    let named = backticked_in_paragraph(&adapter, "`outcome` is one of");
+    let in_doc =
+        |list: &[String]| -> Vec<String> { named.iter().filter(|n| list.contains(n)).cloned().collect() };
+    assert_eq!(sorted(in_doc(&outcomes)), sorted(outcomes), "adapter-protocol.md outcomes");
+    assert_eq!(sorted(in_doc(&reasons)), sorted(reasons), "adapter-protocol.md reasons");
 }

@@ -289,11 +289,13 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
         listen: options.listen,
         public_url: options.public_url.clone(),
         poll_ms: options.poll_ms,
+        // A person needs their time: the scenario's timers stay as written.
+        scale_timers: false,
         external: Some(kind),
     });
     let Prepared { core, server, base_url, seats, names, simulated, user, context, .. } =
         prepare(scenario, &mode).await?;
-    let (setup, kick_off) = commands_for(scenario, kind, &context.server_name);
+    let (setup, kick_off) = commands_for(scenario, kind, &context);
 
     say(&format!("scenario: {} ({})", scenario.name, scenario.title));
     say(&format!("homeserver: {}", &base_url));

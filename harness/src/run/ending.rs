@@ -6,7 +6,7 @@ use std::time::Instant;
 use devices::engine::RunEnd;
 use devices::RoleKind;
 
-use super::result::ScenarioResult;
+use super::result::{stderr_tail, ScenarioResult};
 use crate::adapter::process::AdapterError;
 use crate::check::expect::{self, Expectation, Failure, Level};
 use crate::check::normalize;
@@ -39,14 +39,6 @@ pub struct Outcome<'s> {
 
 fn roles(list: &[RoleKind]) -> String {
     list.iter().map(|r| r.letter()).collect::<Vec<_>>().join(" and ")
-}
-
-/// The last lines of an external client's stderr, for a failure's context.
-pub fn stderr_tail(stderr: &str, lines: usize) -> Vec<String> {
-    let all: Vec<&str> = stderr.lines().collect();
-    let mut out = vec!["adapter stderr:".to_owned()];
-    out.extend(all[all.len().saturating_sub(lines)..].iter().map(|l| format!("  | {l}")));
-    out
 }
 
 fn last_line(text: &str) -> String {

@@ -20,9 +20,9 @@ use crate::adapter::process::{AdapterError, AdapterProcess, Launch};
 use crate::adapter::protocol::{AdapterCommand, AdapterEvent, MalformedLine, Setup};
 use crate::check::expect::{Expectation, Level};
 use crate::check::pattern::Pattern;
-use crate::check::transcript::Ending;
+use crate::check::transcript::{Actor, Ending, Entry};
 use crate::scenario::roles::{
-    RoleConfig, ACCOUNT_LOCALPART, ACCOUNT_PASSWORD, REGISTRAR_PASSWORD, REGISTRAR_USERNAME,
+    RoleConfig, RunContext, ACCOUNT_LOCALPART, ACCOUNT_PASSWORD, REGISTRAR_PASSWORD, REGISTRAR_USERNAME,
 };
 use crate::scenario::Scenario;
 
@@ -82,10 +82,11 @@ pub fn does_not_apply(scenario: &Scenario, kind: RoleKind) -> Option<String> {
 pub fn commands_for(
     scenario: &Scenario,
     kind: RoleKind,
-    server_name: &str,
+    context: &RunContext,
 ) -> (Setup, Option<AdapterCommand>) {
     let spec = scenario.role(kind);
-    let wait_ms = spec.and_then(|s| s.wait_ms);
+    let wait_ms = spec.and_then(|s| s.wait_ms).map(|wait| context.wait_ms(wait));
+    let server_name = &context.server_name;
     let show = (scenario.shows_code == kind).then(|| AdapterCommand::ShowQr {
         dialect: match scenario.dialect {
             devices::qr_login::DialectName::V1 => "v1".to_owned(),
@@ -188,6 +189,11 @@ pub fn ending_of(event: &AdapterEvent) -> Result<Ending, MalformedLine> {
     Ok(Ending { outcome: kind, reason, rejected, detail })
 }
 
+/// How many of an adapter's `decision` events the transcript keeps from the start.
+pub const NOTES_HEAD: usize = 500;
+/// How many it keeps from the end.
+pub const NOTES_TAIL: usize = 500;
+
 /// An adapter playing the external role of a run.
 pub struct AdapterSeat<'a> {
     adapter: &'a mut AdapterProcess,
@@ -195,12 +201,37 @@ pub struct AdapterSeat<'a> {
     write: Duration,
     /// Whether the reported outcome came with a reason (then the reason is checked).
     pub reported_reason: bool,
+    notes: usize,
+    tail: std::collections::VecDeque<String>,
 }
 
 impl<'a> AdapterSeat<'a> {
     /// The seat of `adapter`, whose waits end at `deadline`.
     pub fn new(adapter: &'a mut AdapterProcess, deadline: Deadline) -> Self {
-        Self { adapter, deadline, write: Duration::from_secs(5), reported_reason: false }
+        Self {
+            adapter,
+            deadline,
+            write: Duration::from_secs(5),
+            reported_reason: false,
+            notes: 0,
+            tail: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// The adapter's remarks beyond the first [`NOTES_HEAD`], for the end of the
+    /// transcript: how many were not recorded, then the last [`NOTES_TAIL`].
+    pub fn held_notes(&mut self) -> Vec<String> {
+        let held = self.notes.saturating_sub(NOTES_HEAD);
+        if held == 0 {
+            return Vec::new();
+        }
+        let dropped = held - self.tail.len();
+        let mut out = Vec::new();
+        if dropped > 0 {
+            out.push(format!("{dropped} more decision events of the adapter were not recorded"));
+        }
+        out.extend(self.tail.drain(..).map(|note| format!("decision (late): {note}")));
+        out
     }
 }
 
@@ -220,6 +251,16 @@ impl ExternalSeat for AdapterSeat<'_> {
                         serde_json::Value::String(s) => s,
                         other => other.to_string(),
                     };
+                    // What the runner keeps of an adapter's remarks is bounded: the
+                    // first ones now, the last ones at the end.
+                    self.notes += 1;
+                    if self.notes > NOTES_HEAD {
+                        if self.tail.len() == NOTES_TAIL {
+                            self.tail.pop_front();
+                        }
+                        self.tail.push_back(text);
+                        continue;
+                    }
                     ExternalEvent::Said(Report::Note(format!("decision: {text}")))
                 }
                 outcome @ AdapterEvent::Outcome { .. } => {
@@ -282,6 +323,7 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         public_url: None,
         poll_ms: client.poll_ms,
+        scale_timers: true,
         external: Some(client.kind),
     });
     let prepared = match prepare(scenario, &mode).await {
@@ -303,13 +345,13 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
         Err(error) => return ScenarioResult::broken(scenario, error.to_string(), started),
     };
     let run_deadline = Deadline::now() + deadline;
-    let (setup, kick_off) = commands_for(scenario, client.kind, &context.server_name);
+    let (setup, kick_off) = commands_for(scenario, client.kind, &context);
     let ready_by = run_deadline.min(Deadline::now() + READY_TIMEOUT);
     let (end, reported_reason) = match handshake(&mut adapter, ready_by, setup, kick_off).await {
         Err(error) => (devices::engine::RunEnd::External(error), false),
         Ok(implementation) => {
-            recorder.push(crate::check::transcript::Entry::Note {
-                actor: crate::check::transcript::Actor::Role(client.kind),
+            recorder.push(Entry::Note {
+                actor: Actor::Role(client.kind),
                 text: format!("adapter ready: {implementation}"),
             });
             let mut seat = AdapterSeat::new(&mut adapter, run_deadline + Duration::from_secs(1));
@@ -328,6 +370,9 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
                 options,
             )
             .await;
+            for text in seat.held_notes() {
+                recorder.push(Entry::Note { actor: Actor::Role(client.kind), text });
+            }
             (end, seat.reported_reason)
         }
     };

@@ -13,7 +13,7 @@ use devices::RoleKind;
 use mock_homeserver::{Homeserver, ManualClock, MockHomeserver};
 
 use crate::check::transcript::Names;
-use crate::scenario::roles::{self, device_id_of, RunContext, ACCOUNT_LOCALPART, ACCOUNT_PASSWORD};
+use crate::scenario::roles::{self, device_id_of, Pace, RunContext, ACCOUNT_LOCALPART, ACCOUNT_PASSWORD};
 use crate::scenario::Scenario;
 
 /// The base URL of a homeserver that only exists in process: every simulated device
@@ -39,6 +39,9 @@ pub struct RealTime {
     /// The pause between two polls of the simulated devices; their own pace when
     /// `None`.
     pub poll_ms: Option<u64>,
+    /// Whether the scenario's timers follow the pace of `poll_ms` ([`Pace`]): yes for a
+    /// client under test, no for a person.
+    pub scale_timers: bool,
     /// The role played from outside (an adapter, or a person), if any.
     pub external: Option<RoleKind>,
 }
@@ -75,7 +78,7 @@ pub struct Prepared {
 
 /// Prepares a run of `scenario`.
 pub async fn prepare(scenario: &Scenario, mode: &Mode) -> Result<Prepared, String> {
-    let (core, server, base_url, poll_ms, external) = match mode {
+    let (core, server, base_url, poll_ms, pace, external) = match mode {
         Mode::Virtual => {
             let clock = ManualClock::new();
             let core = Arc::new(Homeserver::with_clock(
@@ -87,13 +90,16 @@ pub async fn prepare(scenario: &Scenario, mode: &Mode) -> Result<Prepared, Strin
                 core.add_fault(fault.clone());
             }
             core.set_base_url(IN_PROCESS_URL);
-            (core, Server::InProcess(clock), IN_PROCESS_URL.to_owned(), None, None)
+            (core, Server::InProcess(clock), IN_PROCESS_URL.to_owned(), None, None, None)
         }
         Mode::RealTime(real) => {
-            let mut builder = MockHomeserver::builder()
-                .profile(scenario.profile.clone())
-                .seed(scenario.seed)
-                .listen(real.listen);
+            let pace = Pace::of(real.poll_ms).filter(|_| real.scale_timers);
+            let mut profile = scenario.profile.clone();
+            if let Some(pace) = pace {
+                pace.rendezvous(&mut profile);
+            }
+            let mut builder =
+                MockHomeserver::builder().profile(profile).seed(scenario.seed).listen(real.listen);
             for fault in &scenario.faults {
                 builder = builder.fault(fault.clone());
             }
@@ -102,7 +108,7 @@ pub async fn prepare(scenario: &Scenario, mode: &Mode) -> Result<Prepared, Strin
             let base_url =
                 real.public_url.as_deref().unwrap_or(server.base_url()).trim_end_matches('/').to_owned();
             server.core().set_base_url(&base_url);
-            (server.core().clone(), Server::Http(server), base_url, real.poll_ms, real.external)
+            (server.core().clone(), Server::Http(server), base_url, real.poll_ms, pace, real.external)
         }
     };
     core.create_account(ACCOUNT_LOCALPART, ACCOUNT_PASSWORD);
@@ -119,6 +125,7 @@ pub async fn prepare(scenario: &Scenario, mode: &Mode) -> Result<Prepared, Strin
         dialect: scenario.dialect,
         shows_code: scenario.shows_code,
         poll_ms,
+        pace,
     };
     let mut seats = Vec::new();
     let mut names = Vec::new();

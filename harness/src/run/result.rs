@@ -134,7 +134,8 @@ impl ScenarioResult {
             .collect()
     }
 
-    /// A human explanation of every failure, then the notes.
+    /// A human explanation: the notes, every failure, and for a failing external
+    /// client the end of its stderr.
     pub fn explain(&self) -> String {
         let mut out = String::new();
         for note in &self.notes {
@@ -147,8 +148,25 @@ impl ScenarioResult {
                 out.push_str(&format!("      {line}\n"));
             }
         }
+        let shown = self.failures.iter().any(|f| f.context.iter().any(|l| l == STDERR_HEADING));
+        if self.verdict == Verdict::Fail && !shown && !self.stderr.trim().is_empty() {
+            for line in stderr_tail(&self.stderr, 30) {
+                out.push_str(&format!("      {line}\n"));
+            }
+        }
         out
     }
+}
+
+/// The heading of an external client's stderr in a failure's context.
+pub const STDERR_HEADING: &str = "adapter stderr:";
+
+/// The last `lines` lines of an external client's stderr, under [`STDERR_HEADING`].
+pub fn stderr_tail(stderr: &str, lines: usize) -> Vec<String> {
+    let all: Vec<&str> = stderr.lines().collect();
+    let mut out = vec![STDERR_HEADING.to_owned()];
+    out.extend(all[all.len().saturating_sub(lines)..].iter().map(|l| format!("  | {l}")));
+    out
 }
 
 /// The report label of a verdict, given whether an expectations file expects the

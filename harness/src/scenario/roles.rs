@@ -137,6 +137,63 @@ impl RoleSpec {
     }
 }
 
+/// The pace of a real-time run with a poll interval below a real client's second:
+/// our devices poll that often, and the timers whose expiry is the point of a
+/// scenario shrink in proportion, never below a floor a real client can keep up
+/// with, so that no single scenario dominates a run and each keeps its meaning.
+///
+/// | timer | real-time value |
+/// |---|---|
+/// | a role's `wait_ms` (B's step-16 wait, A's wait for secrets) | × P/1000, at least [`Pace::WAIT_FLOOR_MS`] |
+/// | how long our existing device keeps serving secrets after the last request | × P/1000, at least [`Pace::QUIET_FLOOR_MS`] |
+/// | the rendezvous lifetime | × P/1000, at least [`Pace::TTL_FLOOR_MS`], counted from the last write |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    poll_ms: u64,
+}
+
+impl Pace {
+    /// The shortest a scaled `wait_ms` gets.
+    pub const WAIT_FLOOR_MS: u64 = 2_000;
+    /// The shortest a scaled quiet period of our existing device gets.
+    pub const QUIET_FLOOR_MS: u64 = 2_000;
+    /// The shortest a scaled rendezvous lifetime gets.
+    pub const TTL_FLOOR_MS: u64 = 5_000;
+    /// Our devices' own pause between polls, the pace a real client keeps.
+    pub const REAL_POLL_MS: u64 = 1_000;
+
+    /// The pace of a run polling every `poll_ms`; `None` at a real client's pace or
+    /// slower (nothing is shortened).
+    pub fn of(poll_ms: Option<u64>) -> Option<Pace> {
+        poll_ms.filter(|ms| *ms > 0 && *ms < Self::REAL_POLL_MS).map(|poll_ms| Pace { poll_ms })
+    }
+
+    /// The pause between two polls.
+    pub fn poll_ms(self) -> u64 {
+        self.poll_ms
+    }
+
+    fn scaled(self, ms: u64, floor: u64) -> u64 {
+        (ms.saturating_mul(self.poll_ms) / Self::REAL_POLL_MS).max(floor).min(ms)
+    }
+
+    /// A role's `wait_ms`.
+    pub fn wait_ms(self, ms: u64) -> u64 {
+        self.scaled(ms, Self::WAIT_FLOOR_MS)
+    }
+
+    /// Our existing device's quiet period.
+    pub fn quiet_ms(self, ms: u64) -> u64 {
+        self.scaled(ms, Self::QUIET_FLOOR_MS)
+    }
+
+    /// The rendezvous of `profile`: a shorter lifetime, extended on every write.
+    pub fn rendezvous(self, profile: &mut mock_homeserver::Profile) {
+        profile.rendezvous.ttl_ms = self.scaled(profile.rendezvous.ttl_ms, Self::TTL_FLOOR_MS);
+        profile.rendezvous.extend_on_put = true;
+    }
+}
+
 /// What every simulated role of one run needs to know about it.
 #[derive(Debug, Clone)]
 pub struct RunContext {
@@ -155,6 +212,16 @@ pub struct RunContext {
     /// The pause between two polls, when the run sets one (real time); the devices'
     /// own pace otherwise.
     pub poll_ms: Option<u64>,
+    /// Whether the scenario's timers are shortened to the pace of `poll_ms` (real-time
+    /// runs with a client under test; not for a person, who needs their time).
+    pub pace: Option<Pace>,
+}
+
+impl RunContext {
+    /// A role's `wait_ms`, at the run's pace.
+    pub fn wait_ms(&self, ms: u64) -> u64 {
+        self.pace.map_or(ms, |pace| pace.wait_ms(ms))
+    }
 }
 
 /// The localpart of the account the existing device signs in to.
@@ -190,7 +257,7 @@ pub fn build(spec: &RoleSpec, context: &RunContext) -> Box<dyn Role> {
                 RegistrarConfig::new(&context.homeserver, REGISTRAR_USERNAME, REGISTRAR_PASSWORD, seed);
             config.server_name = context.server_name.clone();
             config.device_id = Some(device_id_of(spec.kind).to_owned());
-            config.deadline_ms = spec.wait_ms.unwrap_or(context.deadline_ms);
+            config.deadline_ms = spec.wait_ms.map_or(context.deadline_ms, |wait| context.wait_ms(wait));
             config.knobs = knobs.clone();
             setup.apply(&mut config);
             Box::new(RetryOn429::new(Registrar::new(config)))
@@ -207,10 +274,13 @@ pub fn build(spec: &RoleSpec, context: &RunContext) -> Box<dyn Role> {
             config.seed = seed;
             config.timeout_ms = context.deadline_ms;
             if let Some(wait) = spec.wait_ms {
-                config.device_wait_ms = wait;
+                config.device_wait_ms = context.wait_ms(wait);
             }
             if let Some(poll) = context.poll_ms {
                 config.poll_ms = poll;
+            }
+            if let Some(pace) = context.pace {
+                config.quiet_ms = pace.quiet_ms(config.quiet_ms);
             }
             config.setup = setup.clone();
             config.knobs = knobs.clone();
@@ -222,7 +292,7 @@ pub fn build(spec: &RoleSpec, context: &RunContext) -> Box<dyn Role> {
             config.dialect = context.dialect;
             config.shows_code = shows_code;
             config.seed = seed;
-            config.timeout_ms = spec.wait_ms.unwrap_or(context.deadline_ms);
+            config.timeout_ms = spec.wait_ms.map_or(context.deadline_ms, |wait| context.wait_ms(wait));
             if let Some(poll) = context.poll_ms {
                 config.poll_ms = poll;
             }

@@ -13,6 +13,7 @@ use devices::registrar::{Registrar, RegistrarConfig, RegistrarKnobs};
 
 use super::options::DeviceOptions;
 use crate::adapter::protocol::{AdapterCommand, Setup};
+use crate::scenario::roles::Pace;
 
 /// The device ID the new device asks for (the runner learns it from `/login` anyway).
 const NEW_DEVICE_ID: &str = "NEWDEVICE";
@@ -75,6 +76,9 @@ fn build_qr(
             }
             if let Some(ms) = options.poll_ms {
                 config.poll_ms = ms;
+            }
+            if let Some(pace) = Pace::of(options.poll_ms) {
+                config.quiet_ms = pace.quiet_ms(config.quiet_ms);
             }
             config.setup.cross_signing = setup.cross_signing.unwrap_or(true);
             config.setup.backup = setup.backup.unwrap_or(true);

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Soak test of the real-time path: the whole suite through the reference adapter
+# (`conformance device`), RUNS times for each of new-device and existing-device, at
+# --poll-ms 50, while another process keeps one core busy. Prints, per role, the runs,
+# the failed scenarios and the wall time of a suite run (min / median / max), then the
+# time of the in-process suite. Exits 1 if any scenario failed.
+#
+#   scripts/soak-adapter.sh [RUNS]            (default 50)
+#   CONFORMANCE=path/to/conformance scripts/soak-adapter.sh 5
+#
+# Without CONFORMANCE it builds the release binary first. Logs of failing runs are
+# kept under $SOAK_LOGS (default: a temporary directory, printed at the end).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=${1:-50}
+if [[ -z "${CONFORMANCE:-}" ]]; then
+    cargo build --release --quiet -p harness
+    CONFORMANCE=target/release/conformance
+fi
+bin=$(realpath "$CONFORMANCE")
+logs=${SOAK_LOGS:-$(mktemp -d)}
+mkdir -p "$logs"
+
+# Another process keeps one core busy for the whole soak.
+( while :; do :; done ) &
+busy=$!
+trap 'kill "$busy" 2>/dev/null || true' EXIT
+
+status=0
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+for role in new-device existing-device; do
+    failed=0
+    times=()
+    for ((i = 1; i <= runs; i++)); do
+        log="$logs/$role-$i.txt"
+        start=$(date +%s.%N)
+        if "$bin" run --client "$bin device --role $role" --role "$role" --poll-ms 50 >"$log" 2>&1; then
+            rc=0
+        else
+            rc=$?
+        fi
+        end=$(date +%s.%N)
+        times+=("$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.3f", b - a}')")
+        fails=$(grep -c '^FAIL' "$log" || true)
+        if [[ $rc -ne 0 || $fails -ne 0 ]]; then
+            failed=$((failed + (fails > 0 ? fails : 1)))
+            status=1
+            echo "run $i of $role: exit $rc, $fails FAIL (log: $log)"
+            grep '^FAIL' "$log" || true
+        else
+            rm -f "$log"
+        fi
+    done
+    sorted=$(printf '%s\n' "${times[@]}" | sort -n)
+    printf '%-16s %3d runs, %d FAIL, suite wall time min %.2f s, median %.2f s, max %.2f s\n' \
+        "$role" "$runs" "$failed" "$(echo "$sorted" | head -1)" "$(echo "$sorted" | median)" "$(echo "$sorted" | tail -1)"
+done
+start=$(date +%s.%N)
+"$bin" run >"$logs/in-process.txt" 2>&1 || status=1
+end=$(date +%s.%N)
+printf '%-16s whole suite in process: %.2f s (%s)\n' "in-process" "$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.3f", b - a}')" \
+    "$(tail -1 "$logs/in-process.txt")"
+echo "logs of failing runs: $logs"
+exit $status
