@@ -95,13 +95,14 @@ pub fn conclude(run: Outcome<'_>) -> ScenarioResult {
         }
     }
     if let Some(detail) = unimplemented {
-        let mut result = ScenarioResult::skipped(&scenario.name, &scenario.title, "");
-        result.verdict = Verdict::Unimplemented;
-        result.failures = vec![Failure::must(
+        let message = format!("the adapter does not implement this: {detail}");
+        let mut result = ScenarioResult::without_run(
+            &scenario.name,
+            &scenario.title,
+            Verdict::Unimplemented,
             "unimplemented",
-            format!("the adapter does not implement this: {detail}"),
-            Vec::new(),
-        )];
+            message,
+        );
         result.duration_ms = started.elapsed().as_millis() as u64;
         result.transcript = transcript;
         result.names = names;

@@ -53,19 +53,21 @@ impl ScenarioResult {
         expect::excerpt(&self.transcript, &self.names, self.transcript.len().saturating_sub(lines), lines)
     }
 
-    /// A failed result for a scenario that could not be run (`setup`).
-    pub fn broken(scenario: &Scenario, message: String, started: Instant) -> Self {
+    /// A result with no run behind it: `verdict`, one failure named `expectation`
+    /// saying `message`.
+    pub fn without_run(
+        name: &str,
+        title: &str,
+        verdict: Verdict,
+        expectation: &str,
+        message: String,
+    ) -> Self {
         ScenarioResult {
-            name: scenario.name.clone(),
-            title: scenario.title.clone(),
-            verdict: Verdict::Fail,
-            failures: vec![Failure {
-                expectation: "setup".into(),
-                message,
-                context: Vec::new(),
-                level: Level::Must,
-            }],
-            duration_ms: started.elapsed().as_millis() as u64,
+            name: name.to_owned(),
+            title: title.to_owned(),
+            verdict,
+            failures: vec![Failure::must(expectation, message, Vec::new())],
+            duration_ms: 0,
             transcript: Vec::new(),
             snapshot: String::new(),
             names: Vec::new(),
@@ -75,27 +77,17 @@ impl ScenarioResult {
         }
     }
 
+    /// A failed result for a scenario that could not be run (`setup`).
+    pub fn broken(scenario: &Scenario, message: String, started: Instant) -> Self {
+        let mut result = Self::without_run(&scenario.name, &scenario.title, Verdict::Fail, "setup", message);
+        result.duration_ms = started.elapsed().as_millis() as u64;
+        result
+    }
+
     /// The result of a scenario that was not run: SKIPPED, with the reason as its
     /// only failure message so that reports and [`Self::explain`] show it.
     pub fn skipped(name: &str, title: &str, reason: &str) -> Self {
-        ScenarioResult {
-            name: name.to_owned(),
-            title: title.to_owned(),
-            verdict: Verdict::Skipped,
-            failures: vec![Failure {
-                expectation: "skipped".into(),
-                message: reason.to_owned(),
-                context: Vec::new(),
-                level: Level::Must,
-            }],
-            duration_ms: 0,
-            transcript: Vec::new(),
-            snapshot: String::new(),
-            names: Vec::new(),
-            notes: Vec::new(),
-            stderr: String::new(),
-            expected_failure: None,
-        }
+        Self::without_run(name, title, Verdict::Skipped, "skipped", reason.to_owned())
     }
 
     /// A FAIL that an expectations file expects (XFAIL).
