@@ -128,6 +128,9 @@ pub(crate) struct Flow {
     pub qr: Option<QrCode>,
     /// Steps taken so far, against the step budget ([`Flow::spend_step`]).
     steps: u32,
+    /// After a failed security check, send nothing on the channel (knob
+    /// `silent-security-abort`).
+    pub silent_security_abort: bool,
 }
 
 impl Flow {
@@ -146,6 +149,7 @@ impl Flow {
             sleep_then_poll: false,
             qr: None,
             steps: 0,
+            silent_security_abort: false,
         }
     }
 
@@ -222,7 +226,8 @@ impl Flow {
     pub fn security_abort(&mut self, reason: Abort) -> Step {
         self.decide(Decision::Aborted { reason: reason.clone() });
         let outcome = Outcome::SecurityError { reason };
-        self.end_with(Some(Message::SecurityError), outcome)
+        let message = (!self.silent_security_abort).then_some(Message::SecurityError);
+        self.end_with(message, outcome)
     }
 
     /// Ends with a last message, or else with a `DELETE` of the rendezvous.

@@ -92,7 +92,8 @@ impl std::fmt::Debug for ExistingDevice {
 impl ExistingDevice {
     /// A B for `config`.
     pub fn new(config: ExistingDeviceConfig) -> Self {
-        let flow = Flow::new(config.seed, config.dialect.into(), config.poll_ms);
+        let mut flow = Flow::new(config.seed, config.dialect.into(), config.poll_ms);
+        flow.silent_security_abort = config.knobs.silent_security_abort;
         Self {
             boot: Bootstrap::new(&config),
             config,

@@ -136,6 +136,9 @@ impl ExistingDevice {
         if knobs.omit_master_key {
             master_key = None;
         }
+        if knobs.announce_self_signing_key_as_master {
+            master_key = me.cross_signing.as_ref().map(|cs| cs.public_key(KeyUsage::SelfSigning).to_base64());
+        }
         let message = Message::Verified { verifying_device_id: id, verifying_device_key: key, master_key };
         self.send(State::SendingVerified, &message)
     }

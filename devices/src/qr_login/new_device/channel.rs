@@ -4,6 +4,10 @@
 
 use protocol::qr_login::{is_login_token_protocol, Intent, Message, PROTOCOL_LOGIN_TOKEN};
 
+/// The protocol A chooses with the knob `choose-unoffered-protocol`: one no device
+/// offers.
+const UNOFFERED_PROTOCOL: &str = "org.example.not_offered";
+
 use super::{NewDevice, State};
 use crate::events::{Decision, Outcome};
 use crate::io::{HttpResult, Step};
@@ -81,7 +85,12 @@ impl NewDevice {
         if !protocols.iter().any(|p| is_login_token_protocol(p)) {
             return self.flow.end_with(Some(Message::Unsupported), Outcome::Unsupported);
         }
-        self.send(State::SendingProtocol, &Message::Protocol { protocol: PROTOCOL_LOGIN_TOKEN.to_owned() })
+        let protocol = if self.config.knobs.choose_unoffered_protocol {
+            UNOFFERED_PROTOCOL.to_owned()
+        } else {
+            PROTOCOL_LOGIN_TOKEN.to_owned()
+        };
+        self.send(State::SendingProtocol, &Message::Protocol { protocol })
     }
 
     pub(super) fn on_channel(&mut self, now: u64, result: HttpResult) -> Step {
