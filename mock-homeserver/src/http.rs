@@ -8,7 +8,8 @@ use axum::extract::State as AxumState;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::Router;
 
-use crate::core::{Handled, CORS_HEADERS};
+use crate::core::Handled;
+use crate::cors::CORS_HEADERS;
 use crate::{Homeserver, MatrixError, Request, Response};
 
 /// The most the shell reads of any body; the core applies the profile's smaller limits.

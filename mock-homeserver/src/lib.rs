@@ -24,20 +24,25 @@
 
 mod builder;
 mod clock;
+mod context;
 mod core;
+mod cors;
 pub mod endpoints;
 mod error;
 mod fault;
 mod http;
 mod journal;
 mod profile;
+mod request;
+mod state;
 
 pub use builder::{Builder, MockHomeserver};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use core::{Body, Caller, Handled, Homeserver, Request, Response, WireResponse};
+pub use core::{Handled, Homeserver};
 pub use error::MatrixError;
 pub use fault::{CrossSigningKeyKind, Fault, FaultField};
 pub use journal::{JournalBody, JournalEntry, ROLE_HEADER};
 pub use profile::{
     LoginTokenSupport, Msc2912Support, Profile, ProfileError, RendezvousLocation, RendezvousProfile,
 };
+pub use request::{Body, Caller, Request, Response, WireResponse};

@@ -9,9 +9,9 @@
 
 use serde_json::{json, Value};
 
-use super::{Auth, Route};
-use crate::core::state::Device;
-use crate::core::Ctx;
+use super::route::{Auth, Route};
+use crate::context::Ctx;
+use crate::state::Device;
 use crate::{MatrixError, Response};
 
 /// Synapse's limit on device display names.

@@ -25,9 +25,9 @@
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-use super::{Auth, Handler, Route};
-use crate::core::state::RendezvousSession;
-use crate::core::Ctx;
+use super::route::{Auth, Handler, Route};
+use crate::context::Ctx;
+use crate::state::RendezvousSession;
 use crate::{Fault, MatrixError, Profile, RendezvousLocation, Response};
 
 /// The create path (the unstable prefix every deployed client uses).

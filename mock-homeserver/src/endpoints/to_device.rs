@@ -11,9 +11,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{Auth, Route};
-use crate::core::state::DelayedToDevice;
-use crate::core::Ctx;
+use super::route::{Auth, Route};
+use crate::context::Ctx;
+use crate::state::DelayedToDevice;
 use crate::{Fault, MatrixError, Response};
 
 pub(crate) fn routes() -> Vec<Route> {

@@ -1,27 +1,23 @@
-//! The core: state plus dispatch. No I/O; drive it with [`Homeserver::handle`].
-
-mod request;
-pub(crate) mod state;
+//! The dispatcher: the [`Homeserver`] owns the state, matches each request to its
+//! route, runs the generic checks and the handler, and journals the exchange. No I/O;
+//! drive it with [`Homeserver::handle`].
+//!
+//! Imports flow one way: this module uses the endpoints, which use the request
+//! context (`context.rs`) and the state (`state.rs`); none of those uses this one.
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use serde_json::Value;
 use tokio::sync::Notify;
 
-pub use request::{Body, Caller, Request, Response, WireResponse};
-pub(crate) use state::State;
-
-use crate::endpoints::{self, Auth, Route};
+use crate::context::Ctx;
+use crate::cors::CORS_HEADERS;
+use crate::endpoints::route::{Auth, Route};
+use crate::endpoints::{self};
 use crate::fault::ActiveFault;
+use crate::request::{Body, Request, Response};
+use crate::state::State;
 use crate::{Clock, Fault, JournalBody, JournalEntry, MatrixError, Profile, SystemClock};
-
-/// The CORS headers every answer carries (MSC3886 2023 text, §3.3).
-pub(crate) const CORS_HEADERS: [(&str, &str); 4] = [
-    ("access-control-allow-origin", "*"),
-    ("access-control-allow-methods", "GET,PUT,POST,DELETE,OPTIONS"),
-    ("access-control-allow-headers", "Authorization,Content-Type,If-Match,If-None-Match,X-Requested-With"),
-    ("access-control-expose-headers", "ETag,Location,X-Max-Bytes"),
-];
 
 /// What one call of the core produced.
 #[derive(Debug)]
@@ -34,41 +30,6 @@ pub enum Handled {
         /// The `timeout` the client asked for, capped by the profile.
         timeout_ms: u64,
     },
-}
-
-/// Everything a handler sees of one request.
-pub(crate) struct Ctx<'a> {
-    pub state: &'a mut State,
-    pub req: &'a Request,
-    /// The path parameters of the matched route, in order, percent-decoded.
-    pub params: Vec<String>,
-    pub caller: Option<Caller>,
-    pub now_ms: u64,
-    /// `/sync` may answer [`Handled::WouldBlock`] instead of an empty response.
-    pub allow_wait: bool,
-    /// The base URL clients reach this server at (for absolute `Location`s).
-    pub base_url: String,
-    /// Faults that fired during this request.
-    pub fired: Vec<String>,
-    /// Set by `/sync` to ask the shell to wait.
-    pub would_block: Option<u64>,
-}
-
-impl Ctx<'_> {
-    /// The caller; handlers of authenticated routes can rely on it.
-    pub fn caller(&self) -> Result<Caller, MatrixError> {
-        self.caller.clone().ok_or_else(MatrixError::missing_token)
-    }
-
-    /// The i-th path parameter.
-    pub fn param(&self, i: usize) -> &str {
-        self.params.get(i).map(String::as_str).unwrap_or("")
-    }
-
-    /// Records that a fault changed this answer.
-    pub fn fire(&mut self, fault: &Fault) {
-        self.fired.push(fault.describe());
-    }
 }
 
 /// The in-memory homeserver: state, handlers, journal and faults.

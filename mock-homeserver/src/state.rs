@@ -7,7 +7,8 @@ use rand_chacha::ChaCha20Rng;
 use serde_json::Value;
 
 use crate::fault::ActiveFault;
-use crate::{Caller, JournalEntry, Profile};
+use crate::request::Caller;
+use crate::{JournalEntry, Profile};
 
 /// A device of a user.
 #[derive(Debug, Clone, Default)]
