@@ -1,6 +1,8 @@
 //! The request context: everything a handler sees of one request. The dispatcher
 //! (`Homeserver` in `core.rs`) builds one per request and hands it to the endpoint's handler.
 
+use std::sync::Arc;
+
 use crate::request::{Caller, Request};
 use crate::state::State;
 use crate::{Fault, MatrixError};
@@ -16,7 +18,7 @@ pub(crate) struct Ctx<'a> {
     /// `/sync` may answer `Handled::WouldBlock` instead of an empty response.
     pub allow_wait: bool,
     /// The base URL clients reach this server at (for absolute `Location`s).
-    pub base_url: String,
+    pub base_url: Arc<str>,
     /// Faults that fired during this request.
     pub fired: Vec<String>,
     /// Set by `/sync` to ask the shell to wait.

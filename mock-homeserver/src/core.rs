@@ -7,17 +7,19 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::context::Ctx;
 use crate::cors::CORS_HEADERS;
-use crate::endpoints::route::{Auth, Route};
-use crate::endpoints::{self};
+use crate::dispatch::dispatch;
+use crate::endpoints::rendezvous;
 use crate::fault::ActiveFault;
+use crate::journal::{Journal, Record, StoredBody, ROLE_HEADER};
 use crate::request::{Body, Request, Response};
 use crate::state::State;
-use crate::{Clock, Fault, JournalBody, JournalEntry, MatrixError, Profile, SystemClock};
+use crate::{Clock, Fault, JournalEntry, JournalLimit, MatrixError, Profile, SystemClock};
 
 /// What one call of the core produced.
 #[derive(Debug)]
@@ -32,6 +34,28 @@ pub enum Handled {
     },
 }
 
+/// An answer as the HTTP shell sends it: the response without the CORS headers
+/// (the shell adds them without allocating), its body already serialised (the same
+/// bytes the journal keeps), and the `X-Max-Bytes` value a rendezvous path carries.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The response; its JSON body is still a value, for in-process callers.
+    pub response: Response,
+    /// The body's bytes on the wire.
+    pub wire_body: Bytes,
+    /// `X-Max-Bytes`, to add after the CORS headers.
+    pub x_max_bytes: Option<String>,
+}
+
+/// What [`Homeserver::answer`] produced.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The answer, journaled.
+    Answered(Answer),
+    /// `/sync` may wait this long; nothing was journaled.
+    WouldBlock(u64),
+}
+
 /// The in-memory homeserver: state, handlers, journal and faults.
 ///
 /// ```
@@ -44,13 +68,17 @@ pub enum Handled {
 #[derive(Debug)]
 pub struct Homeserver {
     state: Mutex<State>,
+    /// Its own lock, so that reading the journal never holds up request handling
+    /// (a request takes it after the state lock, only to append).
+    journal: Mutex<Journal>,
     clock: Arc<dyn Clock>,
     changed: Arc<Notify>,
-    base_url: RwLock<String>,
+    base_url: RwLock<Arc<str>>,
 }
 
 impl Homeserver {
     /// A server with this profile, its randomness seeded with `seed`, on the wall clock.
+    /// It keeps every journal entry ([`Homeserver::set_journal_limit`] bounds it).
     pub fn new(profile: Profile, seed: u64) -> Self {
         Self::with_clock(profile, seed, Arc::new(SystemClock::new()))
     }
@@ -59,20 +87,25 @@ impl Homeserver {
     pub fn with_clock(profile: Profile, seed: u64, clock: Arc<dyn Clock>) -> Self {
         Self {
             state: Mutex::new(State::new(profile, seed)),
+            journal: Mutex::new(Journal::new(JournalLimit::UNLIMITED)),
             clock,
             changed: Arc::new(Notify::new()),
-            base_url: RwLock::new("http://localhost".to_owned()),
+            base_url: RwLock::new(Arc::from("http://localhost")),
         }
     }
 
     /// Sets the base URL clients reach the server at; used for absolute `Location`s and
     /// for the `homeserver` field clients may compare.
     pub fn set_base_url(&self, url: &str) {
-        *self.base_url.write().unwrap_or_else(|e| e.into_inner()) = url.trim_end_matches('/').to_owned();
+        *self.base_url.write().unwrap_or_else(|e| e.into_inner()) = Arc::from(url.trim_end_matches('/'));
     }
 
     /// The base URL.
     pub fn base_url(&self) -> String {
+        self.shared_base_url().to_string()
+    }
+
+    fn shared_base_url(&self) -> Arc<str> {
         self.base_url.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -95,6 +128,10 @@ impl Homeserver {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn lock_journal(&self) -> MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Handles one request to completion (a `/sync` answers at once, never waits).
     pub fn handle(&self, req: Request) -> Response {
         match self.handle_request(&req, false) {
@@ -106,8 +143,27 @@ impl Homeserver {
     /// Handles one request; when `allow_wait` is set, an empty `/sync` with a
     /// `timeout` answers [`Handled::WouldBlock`] and is not journaled.
     pub fn handle_request(&self, req: &Request, allow_wait: bool) -> Handled {
+        match self.answer(req, allow_wait) {
+            Outcome::WouldBlock(timeout_ms) => Handled::WouldBlock { timeout_ms },
+            Outcome::Answered(Answer { mut response, x_max_bytes, .. }) => {
+                for (name, value) in CORS_HEADERS {
+                    if response.header(name).is_none() {
+                        response = response.with_header(name, value);
+                    }
+                }
+                if let Some(max_bytes) = x_max_bytes {
+                    response = response.with_header("x-max-bytes", max_bytes);
+                }
+                Handled::Response(response)
+            }
+        }
+    }
+
+    /// Handles one request and journals it: what [`Homeserver::handle_request`] does,
+    /// in the form the HTTP shell sends.
+    pub(crate) fn answer(&self, req: &Request, allow_wait: bool) -> Outcome {
         let now_ms = self.clock.now_ms();
-        let base_url = self.base_url();
+        let base_url = self.shared_base_url();
         let mut state = self.lock();
         let mut ctx = Ctx {
             state: &mut state,
@@ -122,50 +178,108 @@ impl Homeserver {
         };
         let result = dispatch(&mut ctx);
         if let Some(timeout_ms) = ctx.would_block {
-            return Handled::WouldBlock { timeout_ms };
+            return Outcome::WouldBlock(timeout_ms);
         }
-        let mut response = result.unwrap_or_else(Response::from);
-        for (name, value) in CORS_HEADERS {
-            if response.header(name).is_none() {
-                response = response.with_header(name, value);
-            }
-        }
-        let caller = ctx.caller.clone();
+        let response = result.unwrap_or_else(Response::from);
+        let caller = ctx.caller.take();
         let faults = std::mem::take(&mut ctx.fired);
-        let state = &mut *state;
-        let response = endpoints::rendezvous::decorate(&state.profile, &req.path, response);
-        let entry = JournalEntry {
-            seq: state.journal.len() as u64 + 1,
+        if let Some(caller) = &caller {
+            state.seen(caller, now_ms);
+        }
+        let x_max_bytes = rendezvous::max_bytes_header(&state.profile, &req.path, &response);
+        let (wire_body, stored) = match &response.body {
+            Body::Empty => (Bytes::new(), StoredBody::Empty),
+            Body::Json(value) => {
+                let mut bytes = serde_json::to_vec(value).unwrap_or_default();
+                bytes.shrink_to_fit();
+                let bytes = Bytes::from(bytes);
+                (bytes.clone(), StoredBody::Json(bytes))
+            }
+            Body::Bytes { content_type, data } => {
+                let bytes = Bytes::copy_from_slice(data);
+                (bytes.clone(), StoredBody::Raw { bytes, content_type: Some(content_type.as_str().into()) })
+            }
+        };
+        let record = Record {
+            seq: 0,
             elapsed_ms: now_ms,
-            method: req.method.clone(),
-            path: req.path.clone(),
-            query: (!req.query.is_empty()).then(|| req.query.clone()),
-            request: JournalBody::from_bytes(&req.body, req.header("content-type")),
+            method: req.method.as_str().into(),
+            path: req.path.as_str().into(),
+            query: (!req.query.is_empty()).then(|| req.query.as_str().into()),
+            request: StoredBody::request(&req.body, req.header("content-type")),
             status: response.status,
-            response: match &response.body {
-                Body::Empty => JournalBody::Empty,
-                Body::Json(value) => JournalBody::Json(value.clone()),
-                Body::Bytes { content_type, data } => JournalBody::from_bytes(data, Some(content_type)),
-            },
+            response: stored,
             caller,
-            role: req.header(crate::journal::ROLE_HEADER).map(str::to_owned),
+            role: req.header(ROLE_HEADER).map(Box::from),
             faults,
         };
-        state.journal.push(entry);
+        self.lock_journal().push(record);
         if std::mem::take(&mut state.wake) {
             self.changed.notify_waiters();
         }
-        Handled::Response(response)
+        Outcome::Answered(Answer { response, wire_body, x_max_bytes })
     }
 
-    /// A copy of the journal so far.
+    /// A copy of the journal so far, bodies parsed.
     pub fn journal(&self) -> Vec<JournalEntry> {
-        self.lock().journal.clone()
+        self.journal_page(0, 0)
     }
 
     /// The journal entries after sequence number `after_seq`.
     pub fn journal_since(&self, after_seq: u64) -> Vec<JournalEntry> {
-        self.lock().journal.iter().filter(|e| e.seq > after_seq).cloned().collect()
+        self.journal_page(after_seq, 0)
+    }
+
+    /// At most `limit` journal entries after sequence number `after_seq`, oldest
+    /// first (`limit == 0`: all of them). The journal lock is held only to take
+    /// references to the records; the bodies are parsed after it is released.
+    pub fn journal_page(&self, after_seq: u64, limit: usize) -> Vec<JournalEntry> {
+        let records = self.journal_records(after_seq, limit);
+        records.iter().map(|record| record.to_entry()).collect()
+    }
+
+    /// The stored records after `after_seq`, shared (for the HTTP shell's streaming).
+    pub(crate) fn journal_records(&self, after_seq: u64, limit: usize) -> Vec<Arc<Record>> {
+        self.lock_journal().page(after_seq, limit)
+    }
+
+    /// Bounds the journal from now on (dropping the oldest entries at once if they
+    /// exceed the new limit). The default keeps everything.
+    pub fn set_journal_limit(&self, limit: JournalLimit) {
+        self.lock_journal().set_limit(limit);
+    }
+
+    /// How many entries the journal holds.
+    pub fn journal_len(&self) -> usize {
+        self.lock_journal().len()
+    }
+
+    /// The sequence number of the last entry ever journaled (0 before the first), even
+    /// if it was dropped since.
+    pub fn journal_last_seq(&self) -> u64 {
+        self.lock_journal().last_seq()
+    }
+
+    /// How many entries were dropped to stay within the journal limit (since the
+    /// start or the last [`Homeserver::clear_journal`]).
+    pub fn journal_dropped(&self) -> u64 {
+        self.lock_journal().dropped()
+    }
+
+    /// The estimated memory the journal's entries take, in bytes.
+    pub fn journal_bytes(&self) -> usize {
+        self.lock_journal().bytes()
+    }
+
+    /// Empties the journal and resets the dropped count; sequence numbers continue
+    /// from where they were. Returns how many entries were removed.
+    pub fn clear_journal(&self) -> usize {
+        self.lock_journal().clear()
+    }
+
+    /// The faults in force, in the order they were added.
+    pub fn faults(&self) -> Vec<Fault> {
+        self.lock().faults.iter().map(|active| active.fault.clone()).collect()
     }
 
     /// Adds a fault; it applies to every later request it matches.
@@ -260,65 +374,4 @@ impl Homeserver {
 fn unreachable_would_block() -> Response {
     // `handle_request(.., false)` never asks to wait; answer sanely if it ever did.
     MatrixError::new(500, "M_UNKNOWN", "internal: sync asked to wait").into()
-}
-
-/// Route matching, the generic checks, faults, then the handler.
-fn dispatch(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
-    let routes = endpoints::routes();
-    let path = ctx.req.path.clone();
-    let mut path_known = false;
-    let mut matched: Option<(&Route, Vec<String>)> = None;
-    for route in routes.iter() {
-        if let Some(params) = route.match_path(&path) {
-            path_known = true;
-            if route.method == ctx.req.method {
-                matched = Some((route, params));
-                break;
-            }
-        }
-    }
-    if !path_known {
-        return Err(MatrixError::unrecognized());
-    }
-    if ctx.req.method == "OPTIONS" {
-        return Ok(Response::empty(204));
-    }
-    let Some((route, params)) = matched else {
-        return Err(MatrixError::method_not_allowed());
-    };
-    ctx.params = params;
-    if route.is_rendezvous {
-        if !ctx.state.profile.rendezvous.enabled {
-            return Err(MatrixError::unrecognized());
-        }
-    } else if ctx.req.body.len() > ctx.state.profile.max_body_bytes {
-        return Err(MatrixError::too_large("Request body too large"));
-    }
-    match ctx.req.access_token() {
-        Some(token) => match ctx.state.caller_for_token(&token) {
-            Some(caller) => ctx.caller = Some(caller),
-            None if route.auth != Auth::None => return Err(MatrixError::unknown_token()),
-            None => {}
-        },
-        None if route.auth == Auth::Required => return Err(MatrixError::missing_token()),
-        None => {}
-    }
-    injected_error(ctx)?;
-    (route.handler)(ctx)
-}
-
-/// Applies a matching [`Fault::RespondWithError`].
-fn injected_error(ctx: &mut Ctx<'_>) -> Result<(), MatrixError> {
-    let (method, path) = (ctx.req.method.clone(), ctx.req.path.clone());
-    for i in 0..ctx.state.faults.len() {
-        if !ctx.state.faults[i].fault.matches_request(&method, &path) || !ctx.state.faults[i].take() {
-            continue;
-        }
-        let fault = ctx.state.faults[i].fault.clone();
-        ctx.fire(&fault);
-        if let Fault::RespondWithError { status, errcode, error, .. } = fault {
-            return Err(MatrixError::new(status, &errcode, error));
-        }
-    }
-    Ok(())
 }

@@ -9,7 +9,7 @@
 //! * `Expires` / `Last-Modified` are HTTP dates: [`HTTP_DATE_EPOCH_SECS`] plus the
 //!   server clock, so they are deterministic under a manual clock.
 //! * The writer's `Content-Type` is stored per write and echoed unchanged on `200`.
-//! * Every rendezvous answer carries `X-Max-Bytes` (added by [`decorate`], which the
+//! * Every rendezvous answer carries `X-Max-Bytes` (added by [`max_bytes_header`], which the
 //!   core calls for every response on a rendezvous path, including 405 and `OPTIONS`).
 //!
 //! Not checked: a missing `Content-Length` (400 `M_MISSING_PARAM` in the text). The
@@ -53,14 +53,15 @@ fn rendezvous_route(method: &'static str, pattern: &'static str, handler: Handle
     Route { is_rendezvous: true, ..Route::new(method, pattern, Auth::None, handler) }
 }
 
-/// Adds `X-Max-Bytes` to every answer on a rendezvous path while the rendezvous is on.
-pub(crate) fn decorate(profile: &Profile, path: &str, response: Response) -> Response {
+/// The `X-Max-Bytes` every answer on a rendezvous path carries while the rendezvous is
+/// on, unless the handler set it: `None` when the header is not to be added.
+pub(crate) fn max_bytes_header(profile: &Profile, path: &str, response: &Response) -> Option<String> {
     let on_rendezvous =
         path == CREATE_PATH || path.strip_prefix(CREATE_PATH).is_some_and(|rest| rest.starts_with('/'));
     if !on_rendezvous || !profile.rendezvous.enabled || response.header("x-max-bytes").is_some() {
-        return response;
+        return None;
     }
-    response.with_header("x-max-bytes", profile.rendezvous.max_bytes.to_string())
+    Some(profile.rendezvous.max_bytes.to_string())
 }
 
 fn create(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {

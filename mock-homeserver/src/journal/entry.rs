@@ -1,9 +1,9 @@
-//! The journal: every exchange the server answered, in arrival order.
+//! The journal as its readers see it: one entry per exchange, bodies parsed.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::Caller;
+use crate::request::Caller;
 
 /// The request header by which the harness marks a request of one of its simulated
 /// devices with the device's role (`A`, `B`, `R`); the journal records it as

@@ -1,0 +1,145 @@
+//! One HTTP request: read its body (bounded in size and time), hand it to the harness
+//! API or the core, and long-poll `/sync`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Body as _, Incoming};
+
+use super::config::{HarnessAccess, HttpLimits};
+use super::harness_api::{self, HarnessRequest};
+use super::reply::{self, HttpResponse};
+use crate::core::{Answer, Homeserver, Outcome};
+use crate::request::Request;
+use crate::MatrixError;
+
+/// The most the shell reads of any body; the core applies the profile's smaller limits.
+pub(crate) const HARD_BODY_LIMIT: usize = 1 << 20;
+
+/// What every connection of one server shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The core.
+    pub core: Arc<Homeserver>,
+    /// Timeouts and caps.
+    pub limits: HttpLimits,
+    /// Who may use `/_harness/`.
+    pub access: HarnessAccess,
+}
+
+/// Answers one request.
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    req: hyper::Request<Incoming>,
+) -> Result<HttpResponse, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = match tokio::time::timeout(shared.limits.body_read_timeout, read_body(body)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(BodyError::TooLarge)) => {
+            return Ok(reply::error_and_close(&MatrixError::too_large("Request body too large")));
+        }
+        Ok(Err(BodyError::Malformed(error))) => {
+            let error = MatrixError::new(400, "M_NOT_JSON", format!("Malformed request body: {error}"));
+            return Ok(reply::error_and_close(&error));
+        }
+        Err(_elapsed) => {
+            let error = MatrixError::new(408, "M_UNKNOWN", "Timed out reading the request body");
+            return Ok(reply::error_and_close(&error));
+        }
+    };
+    let path = parts.uri.path();
+    let query = parts.uri.query().unwrap_or("");
+    if shared.access != HarnessAccess::Closed && path.starts_with(harness_api::PREFIX) {
+        let req = HarnessRequest {
+            method: parts.method.as_str(),
+            path,
+            query,
+            headers: &parts.headers,
+            body: &body,
+        };
+        return Ok(harness_api::serve(&shared.core, &shared.access, &req));
+    }
+    let req = Request {
+        method: parts.method.as_str().to_owned(),
+        path: path.to_owned(),
+        query: query.to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned())
+            })
+            .collect(),
+        body: Vec::from(body),
+    };
+    Ok(reply::from_answer(answer_with_long_poll(&shared.core, &req).await))
+}
+
+/// Why a body could not be read.
+enum BodyError {
+    /// Longer than [`HARD_BODY_LIMIT`].
+    TooLarge,
+    /// The HTTP layer could not decode it (a bad chunk size, a missing CRLF, ...).
+    Malformed(hyper::Error),
+}
+
+/// Reads a whole body: one frame as it came, several into one buffer.
+async fn read_body(mut body: Incoming) -> Result<Bytes, BodyError> {
+    if body.size_hint().lower() > HARD_BODY_LIMIT as u64 {
+        return Err(BodyError::TooLarge);
+    }
+    let mut first: Option<Bytes> = None;
+    let mut joined: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(BodyError::Malformed)?.into_data() else {
+            continue; // trailers
+        };
+        let so_far = first.as_ref().map_or(0, Bytes::len) + joined.len();
+        if so_far + data.len() > HARD_BODY_LIMIT {
+            return Err(BodyError::TooLarge);
+        }
+        match first.take() {
+            None if joined.is_empty() => first = Some(data),
+            None => joined.extend_from_slice(&data),
+            Some(earlier) => {
+                joined.reserve(earlier.len() + data.len());
+                joined.extend_from_slice(&earlier);
+                joined.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(match first {
+        Some(only) => only,
+        None => Bytes::from(joined),
+    })
+}
+
+/// Handles a request; an empty `/sync` with a timeout waits until something arrives
+/// for it or the timeout passes, then answers.
+async fn answer_with_long_poll(core: &Homeserver, req: &Request) -> Answer {
+    let changed = core.changed();
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let notified = changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let allow_wait = deadline.is_none_or(|d| tokio::time::Instant::now() < d);
+        match core.answer(req, allow_wait) {
+            Outcome::Answered(answer) => return answer,
+            Outcome::WouldBlock(timeout_ms) => {
+                let until = *deadline
+                    .get_or_insert_with(|| tokio::time::Instant::now() + Duration::from_millis(timeout_ms));
+                // Wake on news, at the deadline, or every 50 ms so that delayed
+                // deliveries (a clock-driven fault) are picked up.
+                let tick = tokio::time::Instant::now() + Duration::from_millis(50);
+                tokio::select! {
+                    _ = &mut notified => {}
+                    _ = tokio::time::sleep_until(until.min(tick)) => {}
+                }
+            }
+        }
+    }
+}
