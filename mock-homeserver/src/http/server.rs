@@ -1,6 +1,7 @@
-//! The accept loop: HTTP/1.1 on hyper with a header-read timeout, pipelined answers
-//! flushed together, `TCP_NODELAY`, and a cap on concurrent connections beyond which
-//! a connection is refused with `503` instead of starving the listener.
+//! The accept loop: HTTP/1.1 on hyper with a header-read timeout, `TCP_NODELAY` (so
+//! that pipelined answers do not wait for acknowledgements), and a cap on concurrent
+//! connections beyond which a connection is refused with `503` instead of starving
+//! the listener.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,7 +89,8 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, mut stop: watc
         .timer(TokioTimer::new())
         .header_read_timeout(shared.limits.header_read_timeout)
         .keep_alive(true)
-        .pipeline_flush(true)
+        // Not `pipeline_flush`: with bytes left unread after a malformed body it never
+        // flushes the `400`, and the client sees the connection close without an answer.
         .max_buf_size(MAX_READ_BUFFER);
     let service = {
         let shared = shared.clone();

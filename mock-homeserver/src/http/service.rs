@@ -42,7 +42,9 @@ pub(crate) async fn handle(
             return Ok(reply::error_and_close(&MatrixError::too_large("Request body too large")));
         }
         Ok(Err(BodyError::Malformed(error))) => {
-            let error = MatrixError::new(400, "M_NOT_JSON", format!("Malformed request body: {error}"));
+            let cause =
+                std::error::Error::source(&error).map_or_else(|| error.to_string(), ToString::to_string);
+            let error = MatrixError::new(400, "M_NOT_JSON", format!("Malformed request body: {cause}"));
             return Ok(reply::error_and_close(&error));
         }
         Err(_elapsed) => {
