@@ -16,7 +16,7 @@ use crate::cors::CORS_HEADERS;
 use crate::dispatch::dispatch;
 use crate::endpoints::rendezvous;
 use crate::fault::ActiveFault;
-use crate::journal::{Journal, Record, StoredBody, ROLE_HEADER};
+use crate::journal::{Journal, Method, Record, StoredBody, ROLE_HEADER};
 use crate::request::{Body, Request, Response};
 use crate::state::State;
 use crate::{Clock, Fault, JournalEntry, JournalLimit, MatrixError, Profile, SystemClock};
@@ -203,7 +203,7 @@ impl Homeserver {
         let record = Record {
             seq: 0,
             elapsed_ms: now_ms,
-            method: req.method.as_str().into(),
+            method: Method::of(&req.method),
             path: req.path.as_str().into(),
             query: (!req.query.is_empty()).then(|| req.query.as_str().into()),
             request: StoredBody::request(&req.body, req.header("content-type")),

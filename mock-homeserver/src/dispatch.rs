@@ -2,19 +2,19 @@
 //! injected errors, then the endpoint's handler.
 
 use crate::context::Ctx;
-use crate::endpoints::route::{Auth, Route};
+use crate::endpoints::route::{Auth, PathSegments, Route};
 use crate::endpoints::routes;
 use crate::request::Response;
 use crate::{Fault, MatrixError};
 
 /// Route matching, the generic checks, faults, then the handler.
 pub(crate) fn dispatch(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
-    let routes = routes();
-    let path = ctx.req.path.clone();
+    let req = ctx.req;
+    let path = PathSegments::new(&req.path);
     let mut path_known = false;
     let mut matched: Option<(&Route, Vec<String>)> = None;
-    for route in routes.iter() {
-        if let Some(params) = route.match_path(&path) {
+    for route in routes() {
+        if let Some(params) = route.match_segments(&path) {
             path_known = true;
             if route.method == ctx.req.method {
                 matched = Some((route, params));
@@ -54,9 +54,9 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
 
 /// Applies a matching [`Fault::RespondWithError`].
 fn injected_error(ctx: &mut Ctx<'_>) -> Result<(), MatrixError> {
-    let (method, path) = (ctx.req.method.clone(), ctx.req.path.clone());
+    let req = ctx.req;
     for i in 0..ctx.state.faults.len() {
-        if !ctx.state.faults[i].fault.matches_request(&method, &path) || !ctx.state.faults[i].take() {
+        if !ctx.state.faults[i].fault.matches_request(&req.method, &req.path) || !ctx.state.faults[i].take() {
             continue;
         }
         let fault = ctx.state.faults[i].fault.clone();

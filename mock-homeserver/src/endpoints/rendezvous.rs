@@ -50,7 +50,7 @@ pub(crate) fn routes() -> Vec<Route> {
 }
 
 fn rendezvous_route(method: &'static str, pattern: &'static str, handler: Handler) -> Route {
-    Route { is_rendezvous: true, ..Route::new(method, pattern, Auth::None, handler) }
+    Route::new(method, pattern, Auth::None, handler).on_rendezvous()
 }
 
 /// The `X-Max-Bytes` every answer on a rendezvous path carries while the rendezvous is

@@ -37,11 +37,21 @@ impl Body for ResponseBody {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let next = match self.get_mut() {
             ResponseBody::Full(bytes) => bytes.take(),
-            ResponseBody::Journal(stream) => stream.next_chunk(),
+            ResponseBody::Journal(stream) => {
+                // Let every other request run between two frames: without this, a
+                // socket that keeps accepting lets one poll serialise most of the
+                // journal while the rest of the server waits.
+                if std::mem::take(&mut stream.yield_next) {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                stream.yield_next = true;
+                stream.next_chunk()
+            }
         };
         Poll::Ready(next.map(|bytes| Ok(Frame::data(bytes))))
     }
@@ -80,6 +90,8 @@ pub(crate) struct JournalStream {
     wrote_entry: bool,
     started: bool,
     done: bool,
+    /// Whether to give way to other tasks before the next frame.
+    yield_next: bool,
 }
 
 impl JournalStream {
@@ -87,7 +99,16 @@ impl JournalStream {
     pub fn new(core: Arc<Homeserver>, since: u64, limit: usize) -> Self {
         let up_to = core.journal_last_seq();
         let remaining = if limit == 0 { usize::MAX } else { limit };
-        Self { core, after: since, remaining, up_to, wrote_entry: false, started: false, done: false }
+        Self {
+            core,
+            after: since,
+            remaining,
+            up_to,
+            wrote_entry: false,
+            started: false,
+            done: false,
+            yield_next: false,
+        }
     }
 
     fn next_chunk(&mut self) -> Option<Bytes> {

@@ -5,7 +5,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
 
@@ -36,7 +35,12 @@ pub(crate) async fn handle(
     req: hyper::Request<Incoming>,
 ) -> Result<HttpResponse, Infallible> {
     let (parts, body) = req.into_parts();
-    let body = match tokio::time::timeout(shared.limits.body_read_timeout, read_body(body)).await {
+    let body = if body.is_end_stream() {
+        Ok(Ok(Vec::new()))
+    } else {
+        tokio::time::timeout(shared.limits.body_read_timeout, read_body(body)).await
+    };
+    let body = match body {
         Ok(Ok(body)) => body,
         Ok(Err(BodyError::TooLarge)) => {
             return Ok(reply::error_and_close(&MatrixError::too_large("Request body too large")));
@@ -75,7 +79,7 @@ pub(crate) async fn handle(
                 (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned())
             })
             .collect(),
-        body: Vec::from(body),
+        body,
     };
     Ok(reply::from_answer(answer_with_long_poll(&shared.core, &req).await))
 }
@@ -88,58 +92,56 @@ enum BodyError {
     Malformed(hyper::Error),
 }
 
-/// Reads a whole body: one frame as it came, several into one buffer.
-async fn read_body(mut body: Incoming) -> Result<Bytes, BodyError> {
-    if body.size_hint().lower() > HARD_BODY_LIMIT as u64 {
+/// Reads a whole body into one buffer of exactly its declared length, reserved once
+/// the first bytes arrive (so a large body is copied once and never grows by
+/// doubling, and a client that only declares a length reserves nothing).
+async fn read_body(mut body: Incoming) -> Result<Vec<u8>, BodyError> {
+    let hint = body.size_hint();
+    if hint.lower() > HARD_BODY_LIMIT as u64 {
         return Err(BodyError::TooLarge);
     }
-    let mut first: Option<Bytes> = None;
-    let mut joined: Vec<u8> = Vec::new();
+    let expected = hint.exact().map_or(0, |n| n as usize);
+    let mut buffer: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {
         let Ok(data) = frame.map_err(BodyError::Malformed)?.into_data() else {
             continue; // trailers
         };
-        let so_far = first.as_ref().map_or(0, Bytes::len) + joined.len();
-        if so_far + data.len() > HARD_BODY_LIMIT {
+        if buffer.len() + data.len() > HARD_BODY_LIMIT {
             return Err(BodyError::TooLarge);
         }
-        match first.take() {
-            None if joined.is_empty() => first = Some(data),
-            None => joined.extend_from_slice(&data),
-            Some(earlier) => {
-                joined.reserve(earlier.len() + data.len());
-                joined.extend_from_slice(&earlier);
-                joined.extend_from_slice(&data);
-            }
+        if buffer.is_empty() {
+            buffer.reserve_exact(expected.max(data.len()));
         }
+        buffer.extend_from_slice(&data);
     }
-    Ok(match first {
-        Some(only) => only,
-        None => Bytes::from(joined),
-    })
+    Ok(buffer)
 }
 
 /// Handles a request; an empty `/sync` with a timeout waits until something arrives
 /// for it or the timeout passes, then answers.
 async fn answer_with_long_poll(core: &Homeserver, req: &Request) -> Answer {
+    // Most requests answer at once: only a request that would wait registers for news.
+    let timeout_ms = match core.answer(req, true) {
+        Outcome::Answered(answer) => return answer,
+        Outcome::WouldBlock(timeout_ms) => timeout_ms,
+    };
     let changed = core.changed();
-    let mut deadline: Option<tokio::time::Instant> = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms);
     loop {
+        // Registered before asking again, so news between the two is not missed.
         let notified = changed.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let allow_wait = deadline.is_none_or(|d| tokio::time::Instant::now() < d);
+        let allow_wait = tokio::time::Instant::now() < deadline;
         match core.answer(req, allow_wait) {
             Outcome::Answered(answer) => return answer,
-            Outcome::WouldBlock(timeout_ms) => {
-                let until = *deadline
-                    .get_or_insert_with(|| tokio::time::Instant::now() + Duration::from_millis(timeout_ms));
+            Outcome::WouldBlock(_) => {
                 // Wake on news, at the deadline, or every 50 ms so that delayed
                 // deliveries (a clock-driven fault) are picked up.
                 let tick = tokio::time::Instant::now() + Duration::from_millis(50);
                 tokio::select! {
                     _ = &mut notified => {}
-                    _ = tokio::time::sleep_until(until.min(tick)) => {}
+                    _ = tokio::time::sleep_until(deadline.min(tick)) => {}
                 }
             }
         }

@@ -8,4 +8,4 @@ mod store;
 
 pub use entry::{JournalBody, JournalEntry, ROLE_HEADER};
 pub use store::JournalLimit;
-pub(crate) use store::{Journal, Record, StoredBody};
+pub(crate) use store::{Journal, Method, Record, StoredBody};

@@ -112,7 +112,7 @@ pub(crate) struct Record {
     /// Milliseconds since the server started, by the server's clock.
     pub elapsed_ms: u64,
     /// HTTP method.
-    pub method: Box<str>,
+    pub method: Method,
     /// Request path.
     pub path: Box<str>,
     /// Raw query string, if any.
@@ -131,6 +131,33 @@ pub(crate) struct Record {
     pub faults: Vec<String>,
 }
 
+/// An HTTP method, without an allocation for the usual ones.
+#[derive(Debug)]
+pub(crate) enum Method {
+    /// `GET`, `POST`, ...
+    Known(&'static str),
+    /// Any other.
+    Other(Box<str>),
+}
+
+impl Method {
+    /// The method of a request.
+    pub fn of(method: &str) -> Self {
+        const KNOWN: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH"];
+        match KNOWN.iter().find(|known| **known == method) {
+            Some(known) => Method::Known(known),
+            None => Method::Other(method.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Method::Known(method) => method,
+            Method::Other(method) => method,
+        }
+    }
+}
+
 /// What one heap allocation costs beyond its bytes, roughly (allocator header and
 /// rounding).
 const ALLOCATION: usize = 16;
@@ -141,7 +168,7 @@ impl Record {
         JournalEntry {
             seq: self.seq,
             elapsed_ms: self.elapsed_ms,
-            method: self.method.to_string(),
+            method: self.method.as_str().to_owned(),
             path: self.path.to_string(),
             query: self.query.as_deref().map(str::to_owned),
             request: self.request.to_journal_body(),
@@ -158,7 +185,10 @@ impl Record {
         let text = |s: &str| s.len() + ALLOCATION;
         std::mem::size_of::<Record>()
             + ALLOCATION // the `Arc`
-            + text(&self.method)
+            + match &self.method {
+                Method::Known(_) => 0,
+                Method::Other(method) => text(method),
+            }
             + text(&self.path)
             + self.query.as_deref().map_or(0, text)
             + self.role.as_deref().map_or(0, text)
@@ -271,7 +301,7 @@ mod tests {
         Record {
             seq: 0,
             elapsed_ms: 0,
-            method: "POST".into(),
+            method: Method::of("POST"),
             path: "/_matrix/client/v3/unknown".into(),
             query: None,
             request: StoredBody::request(&vec![b'x'; body_len], Some("application/octet-stream")),
