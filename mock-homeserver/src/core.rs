@@ -5,6 +5,7 @@
 //! Imports flow one way: this module uses the endpoints, which use the request
 //! context (`context.rs`) and the state (`state.rs`); none of those uses this one.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use bytes::Bytes;
@@ -71,6 +72,8 @@ pub struct Homeserver {
     /// Its own lock, so that reading the journal never holds up request handling
     /// (a request takes it after the state lock, only to append).
     journal: Mutex<Journal>,
+    /// The journal's `max_body_bytes`, readable without its lock.
+    body_cap: AtomicUsize,
     clock: Arc<dyn Clock>,
     changed: Arc<Notify>,
     base_url: RwLock<Arc<str>>,
@@ -88,6 +91,7 @@ impl Homeserver {
         Self {
             state: Mutex::new(State::new(profile, seed)),
             journal: Mutex::new(Journal::new(JournalLimit::UNLIMITED)),
+            body_cap: AtomicUsize::new(0),
             clock,
             changed: Arc::new(Notify::new()),
             base_url: RwLock::new(Arc::from("http://localhost")),
@@ -200,15 +204,16 @@ impl Homeserver {
                 (bytes.clone(), StoredBody::Raw { bytes, content_type: Some(content_type.as_str().into()) })
             }
         };
+        let body_cap = self.body_cap.load(Ordering::Relaxed);
         let record = Record {
             seq: 0,
             elapsed_ms: now_ms,
             method: Method::of(&req.method),
             path: req.path.as_str().into(),
             query: (!req.query.is_empty()).then(|| req.query.as_str().into()),
-            request: StoredBody::request(&req.body, req.header("content-type")),
+            request: StoredBody::request(&req.body, req.header("content-type"), body_cap),
             status: response.status,
-            response: stored,
+            response: stored.capped(body_cap),
             caller,
             role: req.header(ROLE_HEADER).map(Box::from),
             faults,
@@ -246,7 +251,14 @@ impl Homeserver {
     /// Bounds the journal from now on (dropping the oldest entries at once if they
     /// exceed the new limit). The default keeps everything.
     pub fn set_journal_limit(&self, limit: JournalLimit) {
-        self.lock_journal().set_limit(limit);
+        let mut journal = self.lock_journal();
+        self.body_cap.store(limit.max_body_bytes, Ordering::Relaxed);
+        journal.set_limit(limit);
+    }
+
+    /// The journal's limit.
+    pub fn journal_limit(&self) -> JournalLimit {
+        self.lock_journal().limit()
     }
 
     /// How many entries the journal holds.

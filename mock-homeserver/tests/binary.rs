@@ -107,6 +107,20 @@ async fn the_journal_limit_drops_the_oldest_and_counts_them() {
 }
 
 #[tokio::test]
+async fn by_default_the_journal_describes_a_body_longer_than_64_kib_instead_of_keeping_it() {
+    let server = start(&["--expose-journal"]).await;
+    let http = reqwest::Client::new();
+    let big = vec![b'x'; 100_000];
+    let answer =
+        http.post(format!("{}/_matrix/client/v3/unknown", server.base_url)).body(big).send().await.unwrap();
+    assert_eq!(answer.status(), 404);
+    let journal: serde_json::Value =
+        http.get(format!("{}/_harness/journal", server.base_url)).send().await.unwrap().json().await.unwrap();
+    let note = &journal["journal"][0]["request"]["note"];
+    assert_eq!(note, "100000 bytes of unknown content type, longer than the 65536 bytes the journal keeps");
+}
+
+#[tokio::test]
 async fn the_token_file_holds_the_printed_token_and_only_its_owner_reads_it() {
     let path = std::env::temp_dir().join(format!("mock-homeserver-token-{}", std::process::id()));
     let server = start(&["--harness-token-file", path.to_str().unwrap()]).await;
@@ -156,6 +170,7 @@ fn help_explains_every_option() {
         "--fault",
         "--journal-limit",
         "--journal-max-bytes",
+        "--journal-max-body-bytes",
         "--expose-journal",
         "--harness-token-file",
         "--header-timeout-ms",

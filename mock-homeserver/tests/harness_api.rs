@@ -177,7 +177,7 @@ async fn the_whole_journal_over_http_equals_the_in_process_one_and_clearing_star
 async fn a_bounded_journal_reports_what_it_dropped() {
     let server = MockHomeserver::builder()
         .harness_access(HarnessAccess::Open)
-        .journal_limit(JournalLimit { max_entries: 4, max_bytes: 0 })
+        .journal_limit(JournalLimit { max_entries: 4, ..JournalLimit::UNLIMITED })
         .start()
         .await
         .unwrap();

@@ -46,6 +46,10 @@ struct Args {
     /// 0: no cap on bytes. Ignored with `--journal-limit 0`.
     #[arg(long, value_name = "BYTES", default_value_t = JournalLimit::STANDALONE.max_bytes)]
     journal_max_bytes: usize,
+    /// The longest body the journal keeps; a longer one is recorded as a note of its
+    /// length and type. 0: no cap. Ignored with `--journal-limit 0`.
+    #[arg(long, value_name = "BYTES", default_value_t = JournalLimit::STANDALONE.max_body_bytes)]
+    journal_max_body_bytes: usize,
     /// Serve the harness API to any local program without a token. Web pages are
     /// still refused.
     #[arg(long)]
@@ -94,7 +98,11 @@ async fn run(args: Args) -> Result<(), String> {
     let faults = args.faults.iter().map(|json| parse_fault(json)).collect::<Result<Vec<_>, _>>()?;
     let journal_limit = match args.journal_limit {
         0 => JournalLimit::UNLIMITED,
-        entries => JournalLimit { max_entries: entries, max_bytes: args.journal_max_bytes },
+        entries => JournalLimit {
+            max_entries: entries,
+            max_bytes: args.journal_max_bytes,
+            max_body_bytes: args.journal_max_body_bytes,
+        },
     };
     let token = (!args.expose_journal).then(new_token);
     let access = match &token {

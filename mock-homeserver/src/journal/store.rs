@@ -15,7 +15,9 @@ use crate::request::Caller;
 
 /// How much journal a server keeps: at most `max_entries` entries and `max_bytes`
 /// bytes (an estimate of the memory the records take), whichever is reached first;
-/// beyond that the oldest entries are dropped and counted. `0` means no cap.
+/// beyond that the oldest entries are dropped and counted. A body longer than
+/// `max_body_bytes` is recorded as a note of its length and type instead of its
+/// bytes. `0` means no cap.
 ///
 /// [`crate::Homeserver`] and [`crate::MockHomeserver::builder`] keep everything
 /// ([`JournalLimit::UNLIMITED`]): a scenario's journal is small and its transcript
@@ -25,7 +27,7 @@ use crate::request::Caller;
 /// ```
 /// use mock_homeserver::{Homeserver, JournalLimit, Profile, Request};
 /// let server = Homeserver::new(Profile::default(), 1);
-/// server.set_journal_limit(JournalLimit { max_entries: 2, max_bytes: 0 });
+/// server.set_journal_limit(JournalLimit { max_entries: 2, ..JournalLimit::UNLIMITED });
 /// for _ in 0..3 {
 ///     server.handle(Request::get("/_matrix/client/versions"));
 /// }
@@ -39,18 +41,22 @@ pub struct JournalLimit {
     pub max_entries: usize,
     /// The most bytes kept (bodies, strings and bookkeeping); `0` for no cap on bytes.
     pub max_bytes: usize,
+    /// The longest body kept as it was; a longer one is described, not kept. `0` for
+    /// no cap. (The server refuses bodies over 64 KiB on its endpoints anyway, so the
+    /// standalone default loses nothing a handler saw.)
+    pub max_body_bytes: usize,
 }
 
 impl JournalLimit {
-    /// Keep every entry.
-    pub const UNLIMITED: Self = Self { max_entries: 0, max_bytes: 0 };
+    /// Keep every entry and every body.
+    pub const UNLIMITED: Self = Self { max_entries: 0, max_bytes: 0, max_body_bytes: 0 };
 
-    /// The standalone binary's default: 10,000 entries or 16 MiB.
-    pub const STANDALONE: Self = Self { max_entries: 10_000, max_bytes: 16 << 20 };
+    /// The standalone binary's default: 10,000 entries or 16 MiB, bodies up to 64 KiB.
+    pub const STANDALONE: Self = Self { max_entries: 10_000, max_bytes: 16 << 20, max_body_bytes: 64 << 10 };
 
     /// Whether this keeps everything.
     pub fn is_unlimited(&self) -> bool {
-        self.max_entries == 0 && self.max_bytes == 0
+        *self == Self::UNLIMITED
     }
 }
 
@@ -68,16 +74,43 @@ pub(crate) enum StoredBody {
         /// The `Content-Type`, if there was one.
         content_type: Option<Box<str>>,
     },
+    /// A body longer than the journal keeps: its length and content type only.
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The `Content-Type`, if there was one.
+        content_type: Option<Box<str>>,
+        /// The cap it exceeded.
+        cap: usize,
+    },
 }
 
 impl StoredBody {
     /// A request body: a copy of exactly its bytes (never a view into a larger buffer
-    /// that the copy would keep alive).
-    pub fn request(body: &[u8], content_type: Option<&str>) -> Self {
+    /// that the copy would keep alive), or its description when longer than `cap`
+    /// (`0`: no cap).
+    pub fn request(body: &[u8], content_type: Option<&str>, cap: usize) -> Self {
         if body.is_empty() {
             return StoredBody::Empty;
         }
-        StoredBody::Raw { bytes: Bytes::copy_from_slice(body), content_type: content_type.map(Box::from) }
+        let content_type = content_type.map(Box::from);
+        if cap > 0 && body.len() > cap {
+            return StoredBody::TooLong { len: body.len(), content_type, cap };
+        }
+        StoredBody::Raw { bytes: Bytes::copy_from_slice(body), content_type }
+    }
+
+    /// This body, or its description when longer than `cap` (`0`: no cap).
+    pub fn capped(self, cap: usize) -> Self {
+        match self {
+            StoredBody::Json(bytes) if cap > 0 && bytes.len() > cap => {
+                StoredBody::TooLong { len: bytes.len(), content_type: Some("application/json".into()), cap }
+            }
+            StoredBody::Raw { bytes, content_type } if cap > 0 && bytes.len() > cap => {
+                StoredBody::TooLong { len: bytes.len(), content_type, cap }
+            }
+            body => body,
+        }
     }
 
     fn to_journal_body(&self) -> JournalBody {
@@ -90,6 +123,12 @@ impl StoredBody {
             StoredBody::Raw { bytes, content_type } => {
                 JournalBody::from_bytes(bytes, content_type.as_deref())
             }
+            StoredBody::TooLong { len, content_type, cap } => JournalBody::Note {
+                note: format!(
+                    "{len} bytes of {}, longer than the {cap} bytes the journal keeps",
+                    content_type.as_deref().unwrap_or("unknown content type")
+                ),
+            },
         }
     }
 
@@ -99,6 +138,9 @@ impl StoredBody {
             StoredBody::Json(bytes) => bytes.len() + ALLOCATION,
             StoredBody::Raw { bytes, content_type } => {
                 bytes.len() + ALLOCATION + content_type.as_ref().map_or(0, |t| t.len() + ALLOCATION)
+            }
+            StoredBody::TooLong { content_type, .. } => {
+                content_type.as_ref().map_or(0, |t| t.len() + ALLOCATION)
             }
         }
     }
@@ -219,6 +261,11 @@ impl Journal {
         Self { records: VecDeque::new(), limit, bytes: 0, dropped: 0, last_seq: 0 }
     }
 
+    /// The limit in force.
+    pub fn limit(&self) -> JournalLimit {
+        self.limit
+    }
+
     /// Changes the limit, dropping the oldest records at once if they exceed it.
     pub fn set_limit(&mut self, limit: JournalLimit) {
         self.limit = limit;
@@ -238,7 +285,7 @@ impl Journal {
     }
 
     fn trim(&mut self) {
-        let JournalLimit { max_entries, max_bytes } = self.limit;
+        let JournalLimit { max_entries, max_bytes, .. } = self.limit;
         while self.records.len() > 1
             && ((max_entries > 0 && self.records.len() > max_entries)
                 || (max_bytes > 0 && self.bytes > max_bytes))
@@ -304,7 +351,7 @@ mod tests {
             method: Method::of("POST"),
             path: "/_matrix/client/v3/unknown".into(),
             query: None,
-            request: StoredBody::request(&vec![b'x'; body_len], Some("application/octet-stream")),
+            request: StoredBody::request(&vec![b'x'; body_len], Some("application/octet-stream"), 0),
             status: 404,
             response: StoredBody::Json(Bytes::from_static(br#"{"errcode":"M_UNRECOGNIZED"}"#)),
             caller: None,
@@ -319,7 +366,7 @@ mod tests {
 
     #[test]
     fn the_entry_cap_drops_the_oldest_and_counts_them() {
-        let mut journal = Journal::new(JournalLimit { max_entries: 3, max_bytes: 0 });
+        let mut journal = Journal::new(JournalLimit { max_entries: 3, max_bytes: 0, max_body_bytes: 0 });
         for _ in 0..10 {
             journal.push(record(10));
         }
@@ -329,7 +376,7 @@ mod tests {
 
     #[test]
     fn the_byte_cap_bounds_the_accounted_bytes_and_they_cover_the_bodies() {
-        let limit = JournalLimit { max_entries: 0, max_bytes: 1 << 20 };
+        let limit = JournalLimit { max_entries: 0, max_bytes: 1 << 20, max_body_bytes: 0 };
         let mut journal = Journal::new(limit);
         for _ in 0..200 {
             journal.push(record(64 * 1024));
@@ -344,7 +391,7 @@ mod tests {
 
     #[test]
     fn a_record_larger_than_the_byte_cap_is_kept_alone() {
-        let mut journal = Journal::new(JournalLimit { max_entries: 0, max_bytes: 1000 });
+        let mut journal = Journal::new(JournalLimit { max_entries: 0, max_bytes: 1000, max_body_bytes: 0 });
         journal.push(record(10));
         journal.push(record(5000));
         assert_eq!(seqs(&journal), [2]);
@@ -371,13 +418,13 @@ mod tests {
             journal.push(record(1000));
         }
         assert_eq!((journal.len(), journal.dropped()), (50, 0));
-        journal.set_limit(JournalLimit { max_entries: 5, max_bytes: 0 });
+        journal.set_limit(JournalLimit { max_entries: 5, max_bytes: 0, max_body_bytes: 0 });
         assert_eq!(seqs(&journal), [46, 47, 48, 49, 50]);
     }
 
     #[test]
     fn pages_follow_the_sequence_and_clearing_keeps_numbering() {
-        let mut journal = Journal::new(JournalLimit { max_entries: 4, max_bytes: 0 });
+        let mut journal = Journal::new(JournalLimit { max_entries: 4, max_bytes: 0, max_body_bytes: 0 });
         for _ in 0..6 {
             journal.push(record(1));
         }
@@ -392,13 +439,23 @@ mod tests {
 
     #[test]
     fn stored_bodies_read_back_as_the_journal_describes_them() {
-        let json = StoredBody::request(br#"{"a":1}"#, Some("application/json"));
+        let json = StoredBody::request(br#"{"a":1}"#, Some("application/json"), 0);
         assert_eq!(json.to_journal_body(), JournalBody::Json(serde_json::json!({"a": 1})));
-        let bytes = StoredBody::request(b"\x01\x02", Some("application/octet-stream"));
+        let bytes = StoredBody::request(b"\x01\x02", Some("application/octet-stream"), 0);
         assert_eq!(
             bytes.to_journal_body(),
             JournalBody::Note { note: "2 bytes of application/octet-stream, not JSON".into() }
         );
-        assert_eq!(StoredBody::request(b"", None).to_journal_body(), JournalBody::Empty);
+        assert_eq!(StoredBody::request(b"", None, 0).to_journal_body(), JournalBody::Empty);
+        let long = StoredBody::request(&[b'x'; 100], Some("text/plain"), 64);
+        assert_eq!(
+            long.to_journal_body(),
+            JournalBody::Note {
+                note: "100 bytes of text/plain, longer than the 64 bytes the journal keeps".into()
+            }
+        );
+        assert!(long.footprint() < 100);
+        let json = StoredBody::Json(Bytes::from_static(b"[1,2,3]")).capped(4);
+        assert!(matches!(json, StoredBody::TooLong { len: 7, .. }));
     }
 }
