@@ -5,6 +5,7 @@
 //! Imports flow one way: this module uses the endpoints, which use the request
 //! context (`context.rs`) and the state (`state.rs`); none of those uses this one.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -194,9 +195,7 @@ impl Homeserver {
         let (wire_body, stored) = match &response.body {
             Body::Empty => (Bytes::new(), StoredBody::Empty),
             Body::Json(value) => {
-                let mut bytes = serde_json::to_vec(value).unwrap_or_default();
-                bytes.shrink_to_fit();
-                let bytes = Bytes::from(bytes);
+                let bytes = serialize(value);
                 (bytes.clone(), StoredBody::Json(bytes))
             }
             Body::Bytes { content_type, data } => {
@@ -381,6 +380,25 @@ impl Homeserver {
     pub fn account_exists(&self, user_id: &str) -> bool {
         self.lock().users.contains_key(user_id)
     }
+}
+
+/// A JSON value's bytes in an allocation of exactly their size: serialised into a
+/// buffer this thread keeps (no growth by doubling for every answer), then copied.
+fn serialize(value: &Value) -> Bytes {
+    thread_local! {
+        static BUFFER: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(16 * 1024));
+    }
+    BUFFER.with(|buffer| {
+        let mut buffer = buffer.borrow_mut();
+        buffer.clear();
+        // Serialising a `Value` into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *buffer, value);
+        let bytes = Bytes::copy_from_slice(&buffer);
+        if buffer.capacity() > 1 << 20 {
+            *buffer = Vec::with_capacity(16 * 1024); // do not keep a rare huge answer's buffer
+        }
+        bytes
+    })
 }
 
 fn unreachable_would_block() -> Response {

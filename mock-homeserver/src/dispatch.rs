@@ -3,7 +3,7 @@
 
 use crate::context::Ctx;
 use crate::endpoints::route::{Auth, PathSegments, Route};
-use crate::endpoints::routes;
+use crate::endpoints::routes_with;
 use crate::request::Response;
 use crate::{Fault, MatrixError};
 
@@ -13,7 +13,8 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
     let path = PathSegments::new(&req.path);
     let mut path_known = false;
     let mut matched: Option<(&Route, Vec<String>)> = None;
-    for route in routes() {
+    let candidates = path.count().map_or(&[][..], routes_with);
+    for route in candidates {
         if let Some(params) = route.match_segments(&path) {
             path_known = true;
             if route.method == ctx.req.method {

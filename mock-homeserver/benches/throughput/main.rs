@@ -10,8 +10,10 @@
 //! drives `GET /versions`, `POST /keys/query` (a user with signed device keys) and
 //! `PUT /sendToDevice` (a new transaction each time) with `wrk` pinned to
 //! `--load-cpu`, 16 connections, one request at a time and pipelined 8 deep. In the
-//! same run, round after round, it measures a bare axum server answering a static
-//! body on the same core, and prints each endpoint's rate as a fraction of it. Then:
+//! same run, round after round and back to back with each measurement of the mock,
+//! it sends the same requests to a bare axum server on the same core that answers a
+//! static body (the bytes of the mock's `/versions` answer), and prints each
+//! endpoint's rate as a fraction of it, with the CPU time per request. Then:
 //! the server's memory after `--memory-requests` requests of the three endpoints
 //! mixed (default journal limit) and after 1 MB bodies sent to an unknown path, and
 //! the latency of `/versions` while another client pages through the full journal.
@@ -163,9 +165,6 @@ async fn measure(options: &Options, dir: &Path) -> Result<(), String> {
         &[],
         &[(BARE_ROLE, "127.0.0.1:0"), (PINNED, "1")],
     )?;
-    let bare_load =
-        Load { name: "bare axum", method: "GET", path: "/".into(), headers: Vec::new(), body: String::new() };
-
     let endpoints = [&loads.versions, &loads.keys_query, &loads.send_to_device];
     let depths = [1, options.depth];
     let mut scripts = Vec::new();
@@ -174,10 +173,6 @@ async fn measure(options: &Options, dir: &Path) -> Result<(), String> {
             scripts.push(wrk::write_script(dir, &format!("load{i}-{depth}.lua"), &[(*load).clone()], depth)?);
         }
     }
-    let bare_scripts = [
-        wrk::write_script(dir, "bare-1.lua", std::slice::from_ref(&bare_load), 1)?,
-        wrk::write_script(dir, &format!("bare-{}.lua", options.depth), &[bare_load], options.depth)?,
-    ];
 
     println!(
         "\nthroughput: {} rounds of {} s per measurement, {} connections, pipelined {} deep; \
@@ -198,18 +193,18 @@ async fn measure(options: &Options, dir: &Path) -> Result<(), String> {
     };
     // Warm both servers up.
     run_wrk(&mock.url, &scripts[0], 1, "warm".into())?;
-    run_wrk(&bare.url, &bare_scripts[0], 1, "warm".into())?;
+    run_wrk(&bare.url, &scripts[0], 1, "warm".into())?;
 
-    // One sample per round: rates[endpoint][depth index], bare[depth index].
+    // One sample per round for each endpoint and depth, the bare server and the mock
+    // measured back to back with the same requests: [endpoint][depth index].
     let mut rates = vec![[Samples::default(), Samples::default()]; endpoints.len()];
-    let mut bare_rates = [Samples::default(), Samples::default()];
+    let mut bare_rates = rates.clone();
     for round in 0..options.rounds {
-        for (d, script) in bare_scripts.iter().enumerate() {
-            bare_rates[d].push(&bare, || run_wrk(&bare.url, script, options.seconds, format!("b{round}")))?;
-        }
-        for (e, _) in endpoints.iter().enumerate() {
+        for e in 0..endpoints.len() {
             for d in 0..2 {
                 let script = &scripts[e * 2 + d];
+                bare_rates[e][d]
+                    .push(&bare, || run_wrk(&bare.url, script, options.seconds, format!("b{round}")))?;
                 rates[e][d]
                     .push(&mock, || run_wrk(&mock.url, script, options.seconds, format!("m{round}")))?;
             }
@@ -247,7 +242,7 @@ impl Samples {
     }
 }
 
-fn print_throughput(options: &Options, endpoints: &[&Load], rates: &[[Samples; 2]], bare: &[Samples; 2]) {
+fn print_throughput(options: &Options, endpoints: &[&Load], rates: &[[Samples; 2]], bare: &[[Samples; 2]]) {
     println!(
         "\n{:<13} {:>5} {:>21} {:>21} {:>10} {:>17} {:>10}",
         "endpoint",
@@ -261,7 +256,7 @@ fn print_throughput(options: &Options, endpoints: &[&Load], rates: &[[Samples; 2
     let depths = [1, options.depth];
     for (e, load) in endpoints.iter().enumerate() {
         for d in 0..2 {
-            let (m, b) = (&rates[e][d], &bare[d]);
+            let (m, b) = (&rates[e][d], &bare[e][d]);
             let ratios: Vec<f64> = m.rates.iter().zip(&b.rates).map(|(m, b)| m / b).collect();
             println!(
                 "{:<13} {:>5} {:>9.0} / {:<9.0} {:>9.0} / {:<9.0} {:>10.2} {:>7.1} / {:<7.1} {:>10.2}",
@@ -279,14 +274,16 @@ fn print_throughput(options: &Options, endpoints: &[&Load], rates: &[[Samples; 2
         }
     }
     println!(
-        "\nrate ratio: the median over rounds of mock req/s / bare req/s in the same round; CPU ratio: \
-         bare CPU per request / mock CPU per request (what the rate ratio would be if each had the core to itself)"
+        "\nThe bare server gets the same requests (it drains and ignores their bodies) and answers what the \
+         mock's /versions answers.\nrate ratio: the median over rounds of mock req/s / bare req/s, measured \
+         back to back; CPU ratio: bare CPU per request / mock CPU per request (the rate ratio if each had the \
+         core to itself)"
     );
     println!(
         "targets (one request at a time): versions >= 0.70 of bare, keys/query and sendToDevice >= 0.50"
     );
     for (e, load) in endpoints.iter().enumerate() {
-        let ratios: Vec<f64> = rates[e][0].rates.iter().zip(&bare[0].rates).map(|(m, b)| m / b).collect();
+        let ratios: Vec<f64> = rates[e][0].rates.iter().zip(&bare[e][0].rates).map(|(m, b)| m / b).collect();
         let target = if e == 0 { 0.70 } else { 0.50 };
         let pipelined = median(&rates[e][1].rates) / median(&rates[e][0].rates);
         println!(

@@ -19,23 +19,38 @@ pub(crate) mod to_device;
 pub(crate) mod uia;
 pub(crate) mod versions;
 
-/// Every route the server knows.
-pub(crate) fn routes() -> &'static [Route] {
-    static ROUTES: OnceLock<Vec<Route>> = OnceLock::new();
-    ROUTES.get_or_init(|| {
-        let mut routes = Vec::new();
-        routes.extend(versions::routes());
-        routes.extend(login::routes());
-        routes.extend(login_token::routes());
-        routes.extend(register::routes());
-        routes.extend(keys::routes());
-        routes.extend(device_signing::routes());
-        routes.extend(signatures::routes());
-        routes.extend(devices::routes());
-        routes.extend(to_device::routes());
-        routes.extend(sync::routes());
-        routes.extend(room_keys::routes());
-        routes.extend(rendezvous::routes());
-        routes
-    })
+/// The routes whose pattern has `segments` segments, in table order: only these can
+/// match a path of that many segments (first match wins, as in the whole table).
+pub(crate) fn routes_with(segments: usize) -> &'static [Route] {
+    static BY_LENGTH: OnceLock<Vec<Vec<Route>>> = OnceLock::new();
+    let by_length = BY_LENGTH.get_or_init(|| {
+        let mut by_length: Vec<Vec<Route>> = Vec::new();
+        for route in table() {
+            let len = route.segment_count();
+            if by_length.len() <= len {
+                by_length.resize_with(len + 1, Vec::new);
+            }
+            by_length[len].push(route);
+        }
+        by_length
+    });
+    by_length.get(segments).map_or(&[], Vec::as_slice)
+}
+
+/// Every route the server knows, in the order they are tried.
+fn table() -> Vec<Route> {
+    let mut routes = Vec::new();
+    routes.extend(versions::routes());
+    routes.extend(login::routes());
+    routes.extend(login_token::routes());
+    routes.extend(register::routes());
+    routes.extend(keys::routes());
+    routes.extend(device_signing::routes());
+    routes.extend(signatures::routes());
+    routes.extend(devices::routes());
+    routes.extend(to_device::routes());
+    routes.extend(sync::routes());
+    routes.extend(room_keys::routes());
+    routes.extend(rendezvous::routes());
+    routes
 }

@@ -34,6 +34,11 @@ impl Route {
         Self { method, segments: pattern.split('/').collect(), auth, handler, is_rendezvous: false }
     }
 
+    /// How many `/`-separated segments its pattern has.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
     /// The same route as part of the rendezvous (its own size limit and switch).
     pub fn on_rendezvous(self) -> Self {
         Self { is_rendezvous: true, ..self }
@@ -95,6 +100,11 @@ impl<'a> PathSegments<'a> {
 
     fn get(&self) -> Option<&[&'a str]> {
         self.len.map(|len| &self.segments[..len])
+    }
+
+    /// How many segments the path has (`None`: more than any route has).
+    pub fn count(&self) -> Option<usize> {
+        self.len
     }
 }
 

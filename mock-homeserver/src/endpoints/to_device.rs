@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 use super::route::{Auth, Route};
 use crate::context::Ctx;
 use crate::state::DelayedToDevice;
+use crate::transactions::TxnKey;
 use crate::{Fault, MatrixError, Response};
 
 pub(crate) fn routes() -> Vec<Route> {
@@ -38,13 +39,14 @@ fn send_to_device(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
     let event_type = ctx.param(0).to_owned();
     let txn_id = ctx.param(1).to_owned();
     let token = ctx.req.access_token().unwrap_or_default();
-    if ctx.state.to_device_txns.contains(&token, &event_type, &txn_id) {
+    let txn = TxnKey::new(&token, &event_type, &txn_id);
+    if ctx.state.to_device_txns.contains(&txn) {
         return Ok(Response::ok(json!({})));
     }
 
     let body = ctx.req.json_object()?;
     let messages = parse_messages(&body)?;
-    ctx.state.to_device_txns.remember(&token, &event_type, &txn_id);
+    ctx.state.to_device_txns.remember(txn);
 
     let disposition = disposition(ctx, &event_type);
     for (user_id, by_device) in messages {

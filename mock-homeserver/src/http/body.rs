@@ -8,11 +8,12 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use serde::Serialize;
 
+use super::idle::Busy;
 use crate::core::Homeserver;
 
 /// Entries serialised per frame of a journal stream: small enough that the journal
 /// lock is held only for a moment and other requests run between frames.
-const ENTRIES_PER_FRAME: usize = 64;
+const ENTRIES_PER_FRAME: usize = 32;
 
 /// The body of an answer.
 #[derive(Debug)]
@@ -68,6 +69,41 @@ impl Body for ResponseBody {
             ResponseBody::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
             ResponseBody::Journal(_) => SizeHint::default(),
         }
+    }
+}
+
+/// An answer's body that keeps its connection busy until it is written or dropped
+/// (see `idle.rs`).
+#[derive(Debug)]
+pub(crate) struct TrackedBody {
+    body: ResponseBody,
+    _busy: Busy,
+}
+
+impl TrackedBody {
+    /// `body`, holding `busy` until it is done.
+    pub fn new(body: ResponseBody, busy: Busy) -> Self {
+        Self { body, _busy: busy }
+    }
+}
+
+impl Body for TrackedBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -1,4 +1,4 @@
-//! The accept loop: HTTP/1.1 on hyper with a header-read timeout, `TCP_NODELAY` (so
+//! The accept loop: HTTP/1.1 on hyper with a header-read timeout (`idle.rs`), `TCP_NODELAY` (so
 //! that pipelined answers do not wait for acknowledgements), and a cap on concurrent
 //! connections beyond which a connection is refused with `503` instead of starving
 //! the listener.
@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
+use super::idle::{self, Activity};
 use super::service::{self, Shared};
 
 /// How long connections may finish their current request after shutdown begins.
@@ -86,23 +87,36 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
 async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, mut stop: watch::Receiver<()>) {
     let mut builder = http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(shared.limits.header_read_timeout)
         .keep_alive(true)
         // Not `pipeline_flush`: with bytes left unread after a malformed body it never
         // flushes the `400`, and the client sees the connection close without an answer.
         .max_buf_size(MAX_READ_BUFFER);
+    // The header-read timeout is kept by the watchdog below (`idle.rs`), not by hyper,
+    // which would set and drop a timer for every request.
+    let activity = Activity::new();
+    let timeout = shared.limits.header_read_timeout;
     let service = {
-        let shared = shared.clone();
-        service_fn(move |req| service::handle(shared.clone(), req))
+        let activity = activity.clone();
+        service_fn(move |req| service::handle(shared.clone(), activity.begin(), req))
     };
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
-    tokio::select! {
-        _ = connection.as_mut() => {}
-        _ = stop.changed() => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
+    let mut watchdog = tokio::time::interval(idle::check_interval(timeout));
+    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = connection.as_mut() => return,
+            _ = stop.changed() => {
+                connection.as_mut().graceful_shutdown();
+                let _ = connection.await;
+                return;
+            }
+            _ = watchdog.tick() => {
+                if activity.overdue(timeout) {
+                    return; // dropping the connection closes it
+                }
+            }
         }
     }
 }

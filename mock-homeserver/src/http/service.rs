@@ -8,8 +8,10 @@ use std::time::Duration;
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
 
+use super::body::TrackedBody;
 use super::config::{HarnessAccess, HttpLimits};
 use super::harness_api::{self, HarnessRequest};
+use super::idle::Busy;
 use super::reply::{self, HttpResponse};
 use crate::core::{Answer, Homeserver, Outcome};
 use crate::request::Request;
@@ -29,11 +31,16 @@ pub(crate) struct Shared {
     pub access: HarnessAccess,
 }
 
-/// Answers one request.
+/// Answers one request; the connection counts as busy until the answer is written.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
+    busy: Busy,
     req: hyper::Request<Incoming>,
-) -> Result<HttpResponse, Infallible> {
+) -> Result<hyper::Response<TrackedBody>, Infallible> {
+    Ok(answer(&shared, req).await.map(|body| TrackedBody::new(body, busy)))
+}
+
+async fn answer(shared: &Arc<Shared>, req: hyper::Request<Incoming>) -> HttpResponse {
     let (parts, body) = req.into_parts();
     let body = if body.is_end_stream() {
         Ok(Ok(Vec::new()))
@@ -43,17 +50,17 @@ pub(crate) async fn handle(
     let body = match body {
         Ok(Ok(body)) => body,
         Ok(Err(BodyError::TooLarge)) => {
-            return Ok(reply::error_and_close(&MatrixError::too_large("Request body too large")));
+            return reply::error_and_close(&MatrixError::too_large("Request body too large"));
         }
         Ok(Err(BodyError::Malformed(error))) => {
             let cause =
                 std::error::Error::source(&error).map_or_else(|| error.to_string(), ToString::to_string);
             let error = MatrixError::new(400, "M_NOT_JSON", format!("Malformed request body: {cause}"));
-            return Ok(reply::error_and_close(&error));
+            return reply::error_and_close(&error);
         }
         Err(_elapsed) => {
             let error = MatrixError::new(408, "M_UNKNOWN", "Timed out reading the request body");
-            return Ok(reply::error_and_close(&error));
+            return reply::error_and_close(&error);
         }
     };
     let path = parts.uri.path();
@@ -66,7 +73,7 @@ pub(crate) async fn handle(
             headers: &parts.headers,
             body: &body,
         };
-        return Ok(harness_api::serve(&shared.core, &shared.access, &req));
+        return harness_api::serve(&shared.core, &shared.access, &req);
     }
     let req = Request {
         method: parts.method.as_str().to_owned(),
@@ -81,7 +88,7 @@ pub(crate) async fn handle(
             .collect(),
         body,
     };
-    Ok(reply::from_answer(answer_with_long_poll(&shared.core, &req).await))
+    reply::from_answer(answer_with_long_poll(&shared.core, &req).await)
 }
 
 /// Why a body could not be read.
