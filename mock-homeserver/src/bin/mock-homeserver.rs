@@ -72,12 +72,23 @@ struct Args {
     threads: usize,
 }
 
+/// Task polls between two looks for I/O events (tokio's default is 61).
+const EVENT_INTERVAL: u32 = 4;
+
 fn main() {
     let args = Args::parse();
-    let runtime = match args.threads {
-        0 | 1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
-        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
+    let mut builder = match args.threads {
+        0 | 1 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(n);
+            builder
+        }
     };
+    // Look for new I/O every few task polls, not every 61: a journal being written
+    // frame by frame is always ready to run, and must not keep a waiting `/versions`
+    // from being read for tens of milliseconds.
+    let runtime = builder.event_interval(EVENT_INTERVAL).enable_all().build();
     let result = match runtime {
         Ok(runtime) => runtime.block_on(run(args)),
         Err(error) => Err(format!("cannot start the runtime: {error}")),
