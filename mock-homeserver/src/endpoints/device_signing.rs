@@ -26,9 +26,10 @@
 use protocol::cross_signing::{self, KeyUsage};
 use serde_json::{json, Map, Value};
 
+use super::route::{Auth, Route};
 use super::uia::{self, PasswordOf};
-use super::{Auth, Route};
-use crate::core::{Ctx, State};
+use crate::context::Ctx;
+use crate::state::State;
 use crate::{MatrixError, Response};
 
 pub(crate) fn routes() -> Vec<Route> {
@@ -65,7 +66,7 @@ fn upload(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
 
 /// Step 3 of the pipeline: every key present in the body (Python truthiness, as
 /// Synapse tests it) equals the stored one. `{}` is trivially identical.
-fn is_identical_to_stored(body: &Map<String, Value>, user: &crate::core::state::User) -> bool {
+fn is_identical_to_stored(body: &Map<String, Value>, user: &crate::state::User) -> bool {
     let stored = [
         ("master_key", &user.master_key),
         ("self_signing_key", &user.self_signing_key),

@@ -8,8 +8,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{Auth, Route};
-use crate::core::{Ctx, State};
+use super::route::{Auth, Route};
+use crate::context::Ctx;
+use crate::state::State;
 use crate::{MatrixError, Response};
 
 /// The longest `device_id` Synapse accepts on login and registration.

@@ -11,10 +11,10 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map};
 
+use super::route::{Auth, Route};
 use super::uia::{self, PasswordOf};
-use super::{Auth, Route};
-use crate::core::state::LoginToken;
-use crate::core::Ctx;
+use crate::context::Ctx;
+use crate::state::LoginToken;
 use crate::{MatrixError, Response};
 
 /// The stable endpoint.

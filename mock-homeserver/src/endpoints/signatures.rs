@@ -29,8 +29,9 @@ use protocol::keys::Ed25519PublicKey;
 use protocol::signing::verify_json;
 use serde_json::{json, Map, Value};
 
-use super::{Auth, Route};
-use crate::core::{Ctx, State};
+use super::route::{Auth, Route};
+use crate::context::Ctx;
+use crate::state::State;
 use crate::{MatrixError, Response};
 
 pub(crate) fn routes() -> Vec<Route> {

@@ -16,8 +16,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use super::{Auth, Route};
-use crate::core::Ctx;
+use super::route::{Auth, Route};
+use crate::context::Ctx;
 use crate::{MatrixError, Response};
 
 pub(crate) fn routes() -> Vec<Route> {

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::core::state::UiaSession;
-use crate::core::Ctx;
+use crate::context::Ctx;
+use crate::state::UiaSession;
 use crate::MatrixError;
 
 /// Whose password `m.login.password` must match.

@@ -8,8 +8,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{algorithm_of, remote_failure, server_name_of};
-use crate::core::Ctx;
+use super::common::{algorithm_of, remote_failure, server_name_of};
+use crate::context::Ctx;
 use crate::{MatrixError, Response};
 
 /// A device ID and the algorithm of the key claimed for it.

@@ -13,9 +13,10 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{remote_failure, server_name_of, tamper};
-use crate::core::state::User;
-use crate::core::Ctx;
+use super::common::{remote_failure, server_name_of};
+use super::tamper;
+use crate::context::Ctx;
+use crate::state::User;
 use crate::{MatrixError, Response};
 
 pub(super) fn query(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {

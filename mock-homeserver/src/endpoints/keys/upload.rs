@@ -12,9 +12,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{algorithm_of, one_time_key_counts};
-use crate::core::state::Device;
-use crate::core::Ctx;
+use super::common::{algorithm_of, one_time_key_counts};
+use crate::context::Ctx;
+use crate::state::Device;
 use crate::{MatrixError, Response};
 
 pub(super) fn upload(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
