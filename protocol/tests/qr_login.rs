@@ -8,8 +8,8 @@ use protocol::qr_login::{
 use serde_json::{json, Value};
 
 fn vectors() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/test-vectors/secure-channel.json");
-    let text = std::fs::read_to_string(path).expect("read secure-channel.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/secure-channel.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     serde_json::from_str(&text).expect("vector file is JSON")
 }
 
