@@ -1,5 +1,5 @@
 //! The MSC3903 v2 secure channel against `protocol/tests/vectors/secure-channel.json`
-//! (protocol.md §4), plus negative cases and a no-panic property test.
+//! (docs/protocol.md §4), plus negative cases and a no-panic property test.
 
 use devices::secure_channel::{
     hkdf_info, ChannelError, ChannelRole, CheckCode, EnvelopeDefect, EphemeralKeyPair, InitiatorCreateBody,

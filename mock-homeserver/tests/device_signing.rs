@@ -1,4 +1,4 @@
-//! `POST /keys/device_signing/upload` over HTTP (protocol.md §7.4): the vector upload,
+//! `POST /keys/device_signing/upload` over HTTP (docs/protocol.md §7.4): the vector upload,
 //! every negative case of `signing.json`, the validation table row by row in check
 //! order, atomicity, the identical-keys shortcut, UIA (MSC3967 and legacy) and the
 //! Synapse-quirks switch.

@@ -1,4 +1,4 @@
-//! `POST /keys/signatures/upload` over HTTP (protocol.md §7.5): the vector signatures
+//! `POST /keys/signatures/upload` over HTTP (docs/protocol.md §7.5): the vector signatures
 //! of `@boris:test`, each Synapse failure entry, the whole-request 400, the skip rule,
 //! visibility of user-signing signatures and isolation between users.
 

@@ -1,4 +1,4 @@
-//! MSC3906 messages (protocol.md §1.1–§1.4, D5) and the QR code JSON (§2, D1).
+//! MSC3906 messages (docs/protocol.md §1.1–§1.4, D5) and the QR code JSON (§2, D1).
 
 use protocol::qr_login::{
     is_login_token_protocol, Dialect, Intent, LoginDevice, Message, MessageError, NameStrictness, QrCode,

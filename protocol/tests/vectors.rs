@@ -185,7 +185,7 @@ fn device_signing_upload_example() {
 
 #[test]
 fn query_example_device_is_self_signed_and_ssk_signed() {
-    // The §7.2 device object: both its signatures verify.
+    // The docs/protocol.md §7.2 device object: both its signatures verify.
     let v = vectors();
     let keys = fixture_keys(&v);
     let sigs = &v["cross_signing_signatures"]["signatures"];

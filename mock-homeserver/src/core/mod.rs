@@ -15,7 +15,7 @@ use crate::endpoints::{self, Auth, Route};
 use crate::fault::ActiveFault;
 use crate::{Clock, Fault, JournalBody, JournalEntry, MatrixError, Profile, SystemClock};
 
-/// The CORS headers every answer carries (MSC3886 2023 text, §3.3).
+/// The CORS headers every answer carries (MSC3886 2023 text, docs/protocol.md §3.3).
 pub(crate) const CORS_HEADERS: [(&str, &str); 4] = [
     ("access-control-allow-origin", "*"),
     ("access-control-allow-methods", "GET,PUT,POST,DELETE,OPTIONS"),
