@@ -1,6 +1,6 @@
 //! The CORS headers of the Matrix API.
 
-/// The CORS headers every Matrix API answer carries (MSC3886 2023 text, §3.3). The
+/// The CORS headers every Matrix API answer carries (MSC3886 2023 text, docs/protocol.md §3.3). The
 /// harness API under `/_harness/` carries none, so that no web page can read it.
 pub(crate) const CORS_HEADERS: [(&str, &str); 4] = [
     ("access-control-allow-origin", "*"),

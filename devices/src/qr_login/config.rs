@@ -89,7 +89,7 @@ pub struct ExistingDeviceKnobs {
     /// of the user, but not the master key.
     pub announce_self_signing_key_as_master: bool,
     /// After a failed security check, B says nothing on the channel (as js-sdk does,
-    /// protocol.md D6) instead of sending `e2ee_security_error`.
+    /// docs/protocol.md D6) instead of sending `e2ee_security_error`.
     pub silent_security_abort: bool,
     /// The QR code B shows carries this intent instead of `login.reciprocate`
     /// (`login.start` makes the intents incompatible).
@@ -192,7 +192,7 @@ pub struct NewDeviceKnobs {
     /// Harness self-test only: skip step 21a.
     pub skip_master_key_check: bool,
     /// After a failed security check, A says nothing on the channel (as iOS does,
-    /// protocol.md D6) instead of sending `e2ee_security_error`.
+    /// docs/protocol.md D6) instead of sending `e2ee_security_error`.
     pub silent_security_abort: bool,
     /// M4 chooses a protocol B did not offer.
     pub choose_unoffered_protocol: bool,

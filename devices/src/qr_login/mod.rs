@@ -222,7 +222,7 @@ impl Flow {
     }
 
     /// Ends after a failed security check: the dialect's security-error message,
-    /// outcome `SecurityError` (§1.6).
+    /// outcome `SecurityError` (docs/protocol.md §1.6).
     pub fn security_abort(&mut self, reason: Abort) -> Step {
         self.decide(Decision::Aborted { reason: reason.clone() });
         let outcome = Outcome::SecurityError { reason };
@@ -232,11 +232,11 @@ impl Flow {
 
     /// Ends with a last message, or else with a `DELETE` of the rendezvous.
     ///
-    /// Never both: the rendezvous holds one payload (§1.7), so a `DELETE` right after
-    /// the last message would destroy it before the peer reads it, and the peer would
-    /// end `Expired` instead of with the ending the message names. The last message
-    /// stays in the slot; the peer deletes the rendezvous once it has read it
-    /// ([`Flow::terminal`]), and otherwise the rendezvous expires.
+    /// Never both: the rendezvous holds one payload (docs/protocol.md §1.7), so a
+    /// `DELETE` right after the last message would destroy it before the peer reads it,
+    /// and the peer would end `Expired` instead of with the ending the message names.
+    /// The last message stays in the slot; the peer deletes the rendezvous once it has
+    /// read it ([`Flow::terminal`]), and otherwise the rendezvous expires.
     pub fn end_with(&mut self, message: Option<Message>, outcome: Outcome) -> Step {
         self.send_twice = false;
         let mut queue = VecDeque::new();

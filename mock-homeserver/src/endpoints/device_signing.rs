@@ -1,8 +1,8 @@
-//! `POST /_matrix/client/v3/keys/device_signing/upload` (protocol.md §7.4) and the
+//! `POST /_matrix/client/v3/keys/device_signing/upload` (docs/protocol.md §7.4) and the
 //! cross-signing key validation that `/register` (MSC2912, §9.2) shares with it.
 //!
 //! CONTRACT (used by `register.rs`; keep these signatures):
-//! * [`validate`] runs the validation table of protocol.md §7.4, rows a–h, in order,
+//! * [`validate`] runs the validation table of docs/protocol.md §7.4, rows a–h, in order,
 //!   atomically, and returns the keys to store or the exact Matrix error.
 //! * [`store`] stores validated keys and signals `device_lists.changed`.
 //!

@@ -17,7 +17,7 @@ pub(crate) fn routes() -> Vec<Route> {
 }
 
 fn well_known(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
-    Ok(Response::ok(json!({ "m.homeserver": { "base_url": ctx.base_url } })))
+    Ok(Response::ok(json!({ "m.homeserver": { "base_url": &*ctx.base_url } })))
 }
 
 fn turn_server(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {

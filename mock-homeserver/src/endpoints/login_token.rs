@@ -1,4 +1,4 @@
-//! MSC3882 login tokens (protocol.md §5): the stable `POST /v1/login/get_token`, the
+//! MSC3882 login tokens (docs/protocol.md §5): the stable `POST /v1/login/get_token`, the
 //! r1 `.../org.matrix.msc3882/login/get_token` and the r0 `.../org.matrix.msc3882/login/token`.
 //!
 //! A form the profile switches off is an unknown endpoint (404 `M_UNRECOGNIZED`), even

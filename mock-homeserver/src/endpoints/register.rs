@@ -1,4 +1,4 @@
-//! `POST /_matrix/client/v3/register` with MSC2912 cross-signing keys (protocol.md §8.2,
+//! `POST /_matrix/client/v3/register` with MSC2912 cross-signing keys (docs/protocol.md §8.2,
 //! §9), `GET /register/available` and the registration-token validity check.
 //!
 //! Order of a `kind=user` round, as Synapse plus the project decisions of §9.2:

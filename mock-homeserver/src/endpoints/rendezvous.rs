@@ -1,4 +1,4 @@
-//! The MSC3886 rendezvous (protocol.md §3): `POST` creates a session, `PUT` replaces
+//! The MSC3886 rendezvous (docs/protocol.md §3): `POST` creates a session, `PUT` replaces
 //! its payload, `GET` reads it (or `304`), `DELETE` ends it. No authentication.
 //!
 //! Behaviour follows [`crate::RendezvousProfile`]:

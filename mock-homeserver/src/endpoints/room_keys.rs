@@ -1,4 +1,4 @@
-//! Key backup versions (protocol.md §8.4): `GET /room_keys/version`,
+//! Key backup versions (docs/protocol.md §8.4): `GET /room_keys/version`,
 //! `GET /room_keys/version/{version}` and `POST /room_keys/version`.
 //!
 //! Versions belong to one user and are numbered `"1"`, `"2"`, ... per user; the

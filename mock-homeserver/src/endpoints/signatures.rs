@@ -1,4 +1,4 @@
-//! `POST /_matrix/client/v3/keys/signatures/upload` (protocol.md §7.5), following
+//! `POST /_matrix/client/v3/keys/signatures/upload` (docs/protocol.md §7.5), following
 //! Synapse's handler step by step.
 //!
 //! * The body maps user ID → key ID → the whole signed object. A user value or an

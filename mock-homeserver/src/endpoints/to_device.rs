@@ -1,4 +1,4 @@
-//! `PUT /_matrix/client/v3/sendToDevice/{eventType}/{txnId}` (protocol.md §6.1, §6.5).
+//! `PUT /_matrix/client/v3/sendToDevice/{eventType}/{txnId}` (docs/protocol.md §6.1, §6.5).
 //!
 //! * Idempotent per `(access token, event type, txn id)`: a repeat answers `200 {}`
 //!   and delivers nothing again (whatever its body). The server remembers the last

@@ -1,4 +1,4 @@
-//! User-interactive authentication (protocol.md §8.1), shared by `/register`,
+//! User-interactive authentication (docs/protocol.md §8.1), shared by `/register`,
 //! `/login/get_token` and `/keys/device_signing/upload`.
 
 use serde_json::{json, Map, Value};

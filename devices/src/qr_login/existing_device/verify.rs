@@ -1,4 +1,4 @@
-//! B's verification phase (protocol.md §1.5 steps 16–19): A's device on the
+//! B's verification phase (docs/protocol.md §1.5 steps 16–19): A's device on the
 //! homeserver within the bounded wait, its key compared with M7, A marked verified,
 //! the cross-signature uploaded, then M8.
 

@@ -1,4 +1,4 @@
-//! A's rendezvous phase (protocol.md §1.1 C1–C4, M1, M3/M4, §1.7 step 3): the QR
+//! A's rendezvous phase (docs/protocol.md §1.1 C1–C4, M1, M3/M4, §1.7 step 3): the QR
 //! code A shows or scans, the secure channel, the intent check and the protocol
 //! choice, and the reading of every later channel message.
 

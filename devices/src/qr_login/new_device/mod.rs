@@ -1,6 +1,6 @@
 //! The new device (A): signs in with the login token B provides, sets up its Olm
 //! identity, checks B and the master key (steps 20–22, in that order), then requests
-//! and validates the secrets (step 23, protocol.md §6.2).
+//! and validates the secrets (step 23, docs/protocol.md §6.2).
 //!
 //! One file per phase of the protocol:
 //! * [`channel`]: the rendezvous, the QR code, the secure channel and the messages

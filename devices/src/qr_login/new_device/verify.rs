@@ -1,4 +1,4 @@
-//! A's verification phase (protocol.md §1.5 steps 20–22): its own keys from the
+//! A's verification phase (docs/protocol.md §1.5 steps 20–22): its own keys from the
 //! homeserver, then M8 checked against them, every check before any effect.
 
 use std::collections::BTreeMap;

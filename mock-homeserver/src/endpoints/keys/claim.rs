@@ -1,4 +1,4 @@
-//! `POST /_matrix/client/v3/keys/claim` (protocol.md §7.3).
+//! `POST /_matrix/client/v3/keys/claim` (docs/protocol.md §7.3).
 //!
 //! Each one-time key is handed out once (lowest key ID first); when a device has none
 //! of the algorithm left, its fallback key of that algorithm is returned and kept;

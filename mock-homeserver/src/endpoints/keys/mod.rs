@@ -1,4 +1,4 @@
-//! The key endpoints of protocol.md §7.1–§7.3: `/keys/upload`, `/keys/query` and
+//! The key endpoints of docs/protocol.md §7.1–§7.3: `/keys/upload`, `/keys/query` and
 //! `/keys/claim`, plus the faults that tamper with `/keys/query` answers.
 //!
 //! Cross-signing keys are written by `device_signing.rs` and signatures merged by

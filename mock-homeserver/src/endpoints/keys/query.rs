@@ -1,4 +1,4 @@
-//! `POST /_matrix/client/v3/keys/query` (protocol.md §7.2).
+//! `POST /_matrix/client/v3/keys/query` (docs/protocol.md §7.2).
 //!
 //! * The answer always has `device_keys`, `failures`, `master_keys`,
 //!   `self_signing_keys` and `user_signing_keys`.

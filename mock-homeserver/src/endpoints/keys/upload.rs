@@ -1,4 +1,4 @@
-//! `POST /_matrix/client/v3/keys/upload` (protocol.md §7.1).
+//! `POST /_matrix/client/v3/keys/upload` (docs/protocol.md §7.1).
 //!
 //! * `device_keys` must name the caller's user and device (Synapse's exact
 //!   `M_BAD_JSON` messages, checked before the shape), then carry `user_id`,
