@@ -406,17 +406,24 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
     result
 }
 
-/// Runs scenarios with the external client, at most `jobs` at once.
+/// Runs scenarios with the external client, at most `jobs` at once, the longest
+/// first ([`super::schedule::longest_first`]); the results come back in the
+/// scenarios' order.
 pub async fn run_all_external(
     scenarios: Vec<Scenario>,
     client: ExternalClient,
     jobs: usize,
     on_done: impl FnMut(&ScenarioResult),
 ) -> Vec<ScenarioResult> {
+    let (positions, ordered): (Vec<usize>, Vec<Scenario>) =
+        super::schedule::longest_first(scenarios, jobs).await.into_iter().unzip();
     let client = Arc::new(client);
     let run = |scenario: Scenario| {
         let client = client.clone();
         async move { run_external(&scenario, &client).await }
     };
-    super::suite::in_parallel(scenarios, jobs, run, on_done).await
+    let results = super::suite::in_parallel(ordered, jobs, run, on_done).await;
+    let mut placed: Vec<(usize, ScenarioResult)> = positions.into_iter().zip(results).collect();
+    placed.sort_by_key(|(position, _)| *position);
+    placed.into_iter().map(|(_, result)| result).collect()
 }

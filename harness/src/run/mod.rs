@@ -9,6 +9,7 @@ pub mod external;
 pub mod prepare;
 pub mod recorder;
 pub mod result;
+pub mod schedule;
 pub mod suite;
 
 use std::time::{Duration, Instant};
