@@ -166,7 +166,10 @@ pub fn apply(
         .map(|mut result| {
             if let Some(reason) = expectations.should_skip(&result.name) {
                 if result.verdict != Verdict::Skipped {
-                    result = ScenarioResult::skipped(&result.name, &result.title, reason);
+                    let ran = result;
+                    result = ScenarioResult::skipped(&ran.name, &ran.title, reason);
+                    result.steps = ran.steps;
+                    result.implementation = ran.implementation;
                 }
                 return result;
             }
