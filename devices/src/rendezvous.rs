@@ -1,5 +1,5 @@
 //! The MSC3886 rendezvous client, sans-I/O: it builds the requests and reads the
-//! answers; the role decides when to send them (protocol.md §3).
+//! answers; the role decides when to send them (docs/protocol.md §3).
 //!
 //! ```
 //! use devices::rendezvous::RendezvousClient;
@@ -88,7 +88,7 @@ impl RendezvousClient {
     }
 
     /// A `PUT` of a JSON payload, with `If-Match` once an ETag is known. (A scanner's
-    /// first write has none, exactly as deployed scanners send it, protocol.md §3.4.)
+    /// first write has none, exactly as deployed scanners send it, docs/protocol.md §3.4.)
     pub fn send_request(&self, body: Vec<u8>) -> HttpRequest {
         let mut request =
             HttpRequest::new("PUT", self.uri.clone()).header("content-type", "application/json");

@@ -1,4 +1,4 @@
-//! Olm device identity, secret sending and receiving (protocol.md §6, §7.1,
+//! Olm device identity, secret sending and receiving (docs/protocol.md §6, §7.1,
 //! §7.3) with real vodozemac sessions and no HTTP.
 
 use devices::olm::{

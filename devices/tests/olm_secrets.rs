@@ -1,4 +1,4 @@
-//! Secret names, encodings and consistency checks (protocol.md §6.4, §6.2 rule
+//! Secret names, encodings and consistency checks (docs/protocol.md §6.4, §6.2 rule
 //! 8), and the `m.secret.request` / `m.secret.send` contents (§6.1).
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};

@@ -94,7 +94,7 @@ async fn assert_keys_verify(server: &MockHomeserver, run: &Run) {
     assert_eq!(parsed_device.ed25519, registrar.device_key().public_key());
     let ssk = keys.public_key(KeyUsage::SelfSigning);
     assert_eq!(verify_json(device, user, &keys.key_id(KeyUsage::SelfSigning), &ssk), Ok(()));
-    // §9.3 step 3: the master key signed by the device.
+    // docs/protocol.md §9.3 step 3: the master key signed by the device.
     let device_key_id = KeyId::ed25519_device(device_id);
     assert_eq!(verify_json(master, user, &device_key_id, &registrar.device_key().public_key()), Ok(()));
 }

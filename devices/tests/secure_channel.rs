@@ -1,5 +1,5 @@
-//! The MSC3903 v2 secure channel against `shared/test-vectors/secure-channel.json`
-//! (protocol.md §4), plus negative cases and a no-panic property test.
+//! The MSC3903 v2 secure channel against `protocol/tests/vectors/secure-channel.json`
+//! (docs/protocol.md §4), plus negative cases and a no-panic property test.
 
 use devices::secure_channel::{
     hkdf_info, ChannelError, ChannelRole, CheckCode, EnvelopeDefect, EphemeralKeyPair, InitiatorCreateBody,
@@ -14,8 +14,8 @@ use rand_chacha::ChaCha20Rng;
 use serde_json::{json, Value};
 
 fn vectors() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/test-vectors/secure-channel.json");
-    let text = std::fs::read_to_string(path).expect("read secure-channel.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../protocol/tests/vectors/secure-channel.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     serde_json::from_str(&text).expect("vector file is JSON")
 }
 

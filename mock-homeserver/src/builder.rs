@@ -2,10 +2,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 
-use crate::{Clock, Fault, Homeserver, JournalEntry, Profile, SystemClock};
+use crate::http::{self, Shared};
+use crate::{
+    Clock, Fault, HarnessAccess, Homeserver, HttpLimits, JournalEntry, JournalLimit, Profile, SystemClock,
+};
 
 /// Configures a [`MockHomeserver`] before it starts.
 ///
@@ -27,6 +31,9 @@ pub struct Builder {
     clock: Arc<dyn Clock>,
     faults: Vec<Fault>,
     listen: SocketAddr,
+    journal_limit: JournalLimit,
+    limits: HttpLimits,
+    access: HarnessAccess,
 }
 
 impl Builder {
@@ -60,9 +67,44 @@ impl Builder {
         self
     }
 
+    /// How much journal to keep (default: everything, [`JournalLimit::UNLIMITED`]).
+    /// A server that runs for long should keep less, e.g. [`JournalLimit::STANDALONE`].
+    pub fn journal_limit(mut self, limit: JournalLimit) -> Self {
+        self.journal_limit = limit;
+        self
+    }
+
+    /// How long a client may take to send a request's headers (default 10 s); an idle
+    /// keep-alive connection is closed after the same time.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a client may take to send a request's body (default 10 s).
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.body_read_timeout = timeout;
+        self
+    }
+
+    /// The most connections served at once (default 1,024); more are refused with `503`.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.limits.max_connections = max;
+        self
+    }
+
+    /// Who may use the harness API under `/_harness/` (default: nobody,
+    /// [`HarnessAccess::Closed`]; the journal is read in-process with
+    /// [`MockHomeserver::journal`]).
+    pub fn harness_access(mut self, access: HarnessAccess) -> Self {
+        self.access = access;
+        self
+    }
+
     /// Binds the socket and starts serving on the current tokio runtime.
     pub async fn start(self) -> std::io::Result<MockHomeserver> {
         let core = Arc::new(Homeserver::with_clock(self.profile, self.seed, self.clock));
+        core.set_journal_limit(self.journal_limit);
         for fault in self.faults {
             core.add_fault(fault);
         }
@@ -70,15 +112,9 @@ impl Builder {
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
         core.set_base_url(&base_url);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let app = crate::http::router(core.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let (stop, stopped) = watch::channel(());
+        let shared = Arc::new(Shared { core: core.clone(), limits: self.limits, access: self.access });
+        let task = tokio::spawn(http::serve(listener, shared, stopped));
         Ok(MockHomeserver { core, base_url, addr, stop: Some(stop), task })
     }
 }
@@ -89,7 +125,7 @@ pub struct MockHomeserver {
     core: Arc<Homeserver>,
     base_url: String,
     addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
+    stop: Option<watch::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -102,6 +138,9 @@ impl MockHomeserver {
             clock: Arc::new(SystemClock::new()),
             faults: Vec::new(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            journal_limit: JournalLimit::UNLIMITED,
+            limits: HttpLimits::default(),
+            access: HarnessAccess::Closed,
         }
     }
 
@@ -135,7 +174,13 @@ impl MockHomeserver {
         self.core.expire_rendezvous_now();
     }
 
-    /// Stops serving and waits for the server task to end.
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.core.clear_faults();
+    }
+
+    /// Stops serving and waits for the server task to end (open connections get a
+    /// second to finish their request).
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

@@ -57,7 +57,7 @@ pub enum RendezvousLocation {
     BareId,
 }
 
-/// Behaviour of the MSC3886 rendezvous (protocol.md §3.5).
+/// Behaviour of the MSC3886 rendezvous (docs/protocol.md §3.5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RendezvousProfile {

@@ -1,5 +1,5 @@
 //! `GET`/`POST /login`, `/logout`, `/logout/all`, `/versions`, `/capabilities` and
-//! `/account/whoami` over HTTP, per server profile (protocol.md §5, §8.3, §10 D10).
+//! `/account/whoami` over HTTP, per server profile (docs/protocol.md §5, §8.3, §10 D10).
 
 mod common;
 

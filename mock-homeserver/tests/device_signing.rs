@@ -1,4 +1,4 @@
-//! `POST /keys/device_signing/upload` over HTTP (protocol.md §7.4): the vector upload,
+//! `POST /keys/device_signing/upload` over HTTP (docs/protocol.md §7.4): the vector upload,
 //! every negative case of `signing.json`, the validation table row by row in check
 //! order, atomicity, the identical-keys shortcut, UIA (MSC3967 and legacy) and the
 //! Synapse-quirks switch.
@@ -18,8 +18,9 @@ const UPLOAD: &str = "/_matrix/client/v3/keys/device_signing/upload";
 const MASTER_ID: &str = "ed25519:nqOvzeuGWT/sRx3h7+MHoInYj3Uk2LD/unI9kDYcHwk";
 
 fn vectors() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/test-vectors/signing.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("signing.json")).expect("JSON")
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../protocol/tests/vectors/signing.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    serde_json::from_str(&text).expect("vector file is JSON")
 }
 
 /// The vector's fixture key pair for a role (`master`, `self_signing`, ...).

@@ -7,14 +7,20 @@ mod common;
 use std::sync::Arc;
 
 use common::{Account, TestServer};
-use mock_homeserver::{Fault, JournalEntry, ManualClock, MockHomeserver};
+use mock_homeserver::{Fault, HarnessAccess, JournalEntry, ManualClock, MockHomeserver};
 use serde_json::{json, Value};
 
 const RENDEZVOUS: &str = "/_matrix/client/unstable/org.matrix.msc3886/rendezvous";
 
 async fn with_clock(fault: Fault) -> (TestServer, ManualClock) {
     let clock = ManualClock::new();
-    let server = MockHomeserver::builder().clock(Arc::new(clock.clone())).fault(fault).start().await.unwrap();
+    let server = MockHomeserver::builder()
+        .clock(Arc::new(clock.clone()))
+        .fault(fault)
+        .harness_access(HarnessAccess::Open)
+        .start()
+        .await
+        .unwrap();
     (TestServer { server, http: reqwest::Client::new() }, clock)
 }
 

@@ -1,4 +1,4 @@
-//! `/keys/upload`, `/keys/query` and `/keys/claim` over HTTP (protocol.md §7.1–§7.3):
+//! `/keys/upload`, `/keys/query` and `/keys/claim` over HTTP (docs/protocol.md §7.1–§7.3):
 //! success paths, Synapse's errors, user isolation, visibility of signatures,
 //! one-time key consumption then fallback, and `device_lists.changed`.
 

@@ -1,4 +1,4 @@
-//! MSC3882 login tokens over HTTP (protocol.md §5, §10 D10): the stable, r1 and r0
+//! MSC3882 login tokens over HTTP (docs/protocol.md §5, §10 D10): the stable, r1 and r0
 //! forms per profile, UIA with the caller's password on every request, single use,
 //! expiry by the server's clock, and redeeming with `POST /login`.
 

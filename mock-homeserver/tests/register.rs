@@ -1,4 +1,4 @@
-//! `POST /register` over HTTP (protocol.md §8.2) and MSC2912 cross-signing keys in it
+//! `POST /register` over HTTP (docs/protocol.md §8.2) and MSC2912 cross-signing keys in it
 //! per profile (§9): checks before UIA, completion, guests, and the keys' validation,
 //! atomicity and field names.
 

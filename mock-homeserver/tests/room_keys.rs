@@ -1,4 +1,4 @@
-//! Key backup versions over HTTP (protocol.md §8.4): create, current, by version,
+//! Key backup versions over HTTP (docs/protocol.md §8.4): create, current, by version,
 //! the errors, and that versions are per user.
 
 mod common;

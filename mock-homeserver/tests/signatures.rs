@@ -1,4 +1,4 @@
-//! `POST /keys/signatures/upload` over HTTP (protocol.md §7.5): the vector signatures
+//! `POST /keys/signatures/upload` over HTTP (docs/protocol.md §7.5): the vector signatures
 //! of `@boris:test`, each Synapse failure entry, the whole-request 400, the skip rule,
 //! visibility of user-signing signatures and isolation between users.
 
@@ -17,8 +17,9 @@ const MASTER: &str = "nqOvzeuGWT/sRx3h7+MHoInYj3Uk2LD/unI9kDYcHwk";
 const SSK_ID: &str = "ed25519:EmkqvokUn8p+vQAGZitOk4PWjp7Ukp3txV2TbMPEiBQ";
 
 fn vectors() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/test-vectors/signing.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("signing.json")).expect("JSON")
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../protocol/tests/vectors/signing.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    serde_json::from_str(&text).expect("vector file is JSON")
 }
 
 /// A vector of `cross_signing_signatures`: the object with its signature added.

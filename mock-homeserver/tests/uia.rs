@@ -1,4 +1,4 @@
-//! User-interactive authentication over HTTP (protocol.md §8.1): the challenge shape,
+//! User-interactive authentication over HTTP (docs/protocol.md §8.1): the challenge shape,
 //! stage errors inside the 401 body, session errors, stored parameters and the
 //! registration-token flow.
 

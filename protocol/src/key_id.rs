@@ -2,7 +2,7 @@
 //!
 //! Device keys use `ed25519:<DEVICE_ID>` and `curve25519:<DEVICE_ID>`;
 //! cross-signing keys use `ed25519:<b64 public key>`. Both share one
-//! signature namespace (spec §7.7).
+//! signature namespace (docs/protocol.md §7.7).
 
 use std::{fmt, str::FromStr};
 

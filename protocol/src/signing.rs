@@ -1,4 +1,4 @@
-//! Signing and verifying JSON objects (spec appendix "Signing JSON", §7.6).
+//! Signing and verifying JSON objects (spec appendix "Signing JSON", docs/protocol.md §7.6).
 //!
 //! The signed bytes are the canonical JSON of the object without its
 //! top-level `signatures` and `unsigned` members. Signatures live at

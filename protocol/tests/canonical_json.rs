@@ -1,4 +1,4 @@
-//! Canonical JSON edge cases (spec §7.6).
+//! Canonical JSON edge cases (docs/protocol.md §7.6).
 
 use protocol::canonical_json::{signing_input, to_canonical_bytes, to_canonical_string, CanonicalJsonError};
 use serde_json::{json, Value};

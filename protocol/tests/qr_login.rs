@@ -1,4 +1,4 @@
-//! MSC3906 messages (protocol.md §1.1–§1.4, D5) and the QR code JSON (§2, D1).
+//! MSC3906 messages (docs/protocol.md §1.1–§1.4, D5) and the QR code JSON (§2, D1).
 
 use protocol::qr_login::{
     is_login_token_protocol, Dialect, Intent, LoginDevice, Message, MessageError, NameStrictness, QrCode,
@@ -8,8 +8,8 @@ use protocol::qr_login::{
 use serde_json::{json, Value};
 
 fn vectors() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/test-vectors/secure-channel.json");
-    let text = std::fs::read_to_string(path).expect("read secure-channel.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/secure-channel.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     serde_json::from_str(&text).expect("vector file is JSON")
 }
 

@@ -1,4 +1,4 @@
-//! Every vector of `shared/test-vectors/signing.json`.
+//! Every vector of `protocol/tests/vectors/signing.json`.
 
 use protocol::{
     base64,
@@ -11,7 +11,7 @@ use protocol::{
 use serde_json::Value;
 
 fn vectors() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/test-vectors/signing.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/signing.json");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     serde_json::from_str(&text).unwrap()
 }
@@ -185,7 +185,7 @@ fn device_signing_upload_example() {
 
 #[test]
 fn query_example_device_is_self_signed_and_ssk_signed() {
-    // The §7.2 device object: both its signatures verify.
+    // The docs/protocol.md §7.2 device object: both its signatures verify.
     let v = vectors();
     let keys = fixture_keys(&v);
     let sigs = &v["cross_signing_signatures"]["signatures"];

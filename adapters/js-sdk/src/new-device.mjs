@@ -105,7 +105,7 @@ class Flow {
         emit("check_code", { code: checksum });
         if (code.intent !== "login.reciprocate") {
             // The rendezvous holds one message: after writing our key it is B's turn,
-            // so B's first message is read before ours replaces it (protocol.md §1.7).
+            // so B's first message is read before ours replaces it (docs/protocol.md §1.7).
             await this.receive("B's first message");
             await this.channel.send({ type: "m.login.finish", intent: "login.start" });
             return emitOutcome("incompatible_intent", `the code's intent is ${code.intent}; ours is login.start`);

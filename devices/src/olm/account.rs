@@ -1,5 +1,5 @@
 //! [`DeviceCrypto`]: the Olm account of one simulated device, its published
-//! keys (§7.1) and its Olm sessions.
+//! keys (docs/protocol.md §7.1) and its Olm sessions.
 
 use std::collections::HashMap;
 

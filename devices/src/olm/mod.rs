@@ -1,4 +1,4 @@
-//! Olm for the simulated devices (protocol.md §6, §7.1, §7.3), sans-I/O.
+//! Olm for the simulated devices (docs/protocol.md §6, §7.1, §7.3), sans-I/O.
 //!
 //! * [`DeviceCrypto`] is the Olm identity of one simulated device: its signed
 //!   `device_keys` and one-time keys for `/keys/upload`, and its Olm sessions.

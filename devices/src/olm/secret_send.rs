@@ -1,4 +1,4 @@
-//! Olm-encrypted to-device events: sending (B, §6.3) and receiving with the
+//! Olm-encrypted to-device events: sending (B, docs/protocol.md §6.3) and receiving with the
 //! checks of §6.2 rules 1 and 2.
 
 use protocol::{

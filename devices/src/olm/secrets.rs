@@ -1,4 +1,4 @@
-//! Secret sharing contents and values (protocol.md §6.1, §6.4, rule 8 of §6.2).
+//! Secret sharing contents and values (docs/protocol.md §6.1, §6.4, rule 8 of §6.2).
 //!
 //! * [`SecretName`]: the four secret names and their wire strings.
 //! * Encodings: cross-signing secrets are the b64 of the 32-byte Ed25519 seed,

@@ -1,4 +1,4 @@
-//! The security checks of steps 16, 17, 20 and 21a (protocol.md §1.5) as pure
+//! The security checks of steps 16, 17, 20 and 21a (docs/protocol.md §1.5) as pure
 //! functions over `/keys/query` answers. Each returns the precise [`Abort`].
 
 use protocol::cross_signing::{CrossSigningKey, KeyUsage};

@@ -85,6 +85,12 @@ pub struct ExistingDeviceKnobs {
     pub skip_device_key_check: bool,
     /// Step 18b signs A's device with a key that is not the self-signing key.
     pub sign_with_wrong_key: bool,
+    /// M8 announces as `master_key` the user's self-signing public key: a genuine key
+    /// of the user, but not the master key.
+    pub announce_self_signing_key_as_master: bool,
+    /// After a failed security check, B says nothing on the channel (as js-sdk does,
+    /// docs/protocol.md D6) instead of sending `e2ee_security_error`.
+    pub silent_security_abort: bool,
     /// The QR code B shows carries this intent instead of `login.reciprocate`
     /// (`login.start` makes the intents incompatible).
     pub qr_intent: Option<Intent>,
@@ -185,6 +191,14 @@ pub struct NewDeviceKnobs {
     pub skip_verifying_device_check: bool,
     /// Harness self-test only: skip step 21a.
     pub skip_master_key_check: bool,
+    /// After a failed security check, A says nothing on the channel (as iOS does,
+    /// docs/protocol.md D6) instead of sending `e2ee_security_error`.
+    pub silent_security_abort: bool,
+    /// M4 chooses a protocol B did not offer.
+    pub choose_unoffered_protocol: bool,
+    /// Right after M7, before B has verified A, A asks every device of the user for the
+    /// four secrets (an unverified device asking).
+    pub request_secrets_early: bool,
     /// Every channel message is written twice.
     pub send_messages_twice: bool,
     /// One ciphertext bit of A's first encrypted message is flipped.

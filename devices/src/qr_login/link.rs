@@ -1,4 +1,4 @@
-//! The encrypted channel over the rendezvous, sans-I/O (protocol.md §3, §4).
+//! The encrypted channel over the rendezvous, sans-I/O (docs/protocol.md §3, §4).
 //!
 //! The generator creates the session (C1), shows the QR code and reads the scanner's
 //! key (C4); the scanner writes its key without `If-Match` (C3). Then both sides send

@@ -128,6 +128,9 @@ pub(crate) struct Flow {
     pub qr: Option<QrCode>,
     /// Steps taken so far, against the step budget ([`Flow::spend_step`]).
     steps: u32,
+    /// After a failed security check, send nothing on the channel (knob
+    /// `silent-security-abort`).
+    pub silent_security_abort: bool,
 }
 
 impl Flow {
@@ -146,6 +149,7 @@ impl Flow {
             sleep_then_poll: false,
             qr: None,
             steps: 0,
+            silent_security_abort: false,
         }
     }
 
@@ -218,20 +222,21 @@ impl Flow {
     }
 
     /// Ends after a failed security check: the dialect's security-error message,
-    /// outcome `SecurityError` (§1.6).
+    /// outcome `SecurityError` (docs/protocol.md §1.6).
     pub fn security_abort(&mut self, reason: Abort) -> Step {
         self.decide(Decision::Aborted { reason: reason.clone() });
         let outcome = Outcome::SecurityError { reason };
-        self.end_with(Some(Message::SecurityError), outcome)
+        let message = (!self.silent_security_abort).then_some(Message::SecurityError);
+        self.end_with(message, outcome)
     }
 
     /// Ends with a last message, or else with a `DELETE` of the rendezvous.
     ///
-    /// Never both: the rendezvous holds one payload (§1.7), so a `DELETE` right after
-    /// the last message would destroy it before the peer reads it, and the peer would
-    /// end `Expired` instead of with the ending the message names. The last message
-    /// stays in the slot; the peer deletes the rendezvous once it has read it
-    /// ([`Flow::terminal`]), and otherwise the rendezvous expires.
+    /// Never both: the rendezvous holds one payload (docs/protocol.md §1.7), so a
+    /// `DELETE` right after the last message would destroy it before the peer reads it,
+    /// and the peer would end `Expired` instead of with the ending the message names.
+    /// The last message stays in the slot; the peer deletes the rendezvous once it has
+    /// read it ([`Flow::terminal`]), and otherwise the rendezvous expires.
     pub fn end_with(&mut self, message: Option<Message>, outcome: Outcome) -> Step {
         self.send_twice = false;
         let mut queue = VecDeque::new();

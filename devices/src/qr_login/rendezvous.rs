@@ -1,4 +1,4 @@
-//! The rendezvous and the secure channel as both roles set them up (protocol.md §1.1
+//! The rendezvous and the secure channel as both roles set them up (docs/protocol.md §1.1
 //! C1–C4): whichever device shows the code creates the rendezvous (the generator),
 //! the other scans the code and writes its key (the scanner). A and B differ only in
 //! the QR intent and in how A's knobs adjust the link, so they pass those in.

@@ -1,5 +1,6 @@
 //! Misbehaviour knobs: each one changes exactly one thing the registrar sends (or, for
 //! `skip-key-check`, one check it makes), so a scenario can ask how a server reacts.
+//! Rows a–h are those of the validation table of docs/protocol.md §7.4.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

@@ -326,7 +326,7 @@ impl Registrar {
     fn on_device_keys(&mut self, result: HttpResult) -> Flow {
         json_object(result).map_err(|e| api(KEYS_UPLOAD, e))?;
         self.decide(Decision::UploadedDeviceKeys { device_id: self.device() });
-        // protocol.md §9.3 step 3: the device signed by the self-signing key, and the
+        // docs/protocol.md §9.3 step 3: the device signed by the self-signing key, and the
         // master key signed by the device, in one upload.
         let (user_id, device_id) = (self.user(), self.device());
         let unsignable = |e: signing::SignJsonError| Outcome::Error {

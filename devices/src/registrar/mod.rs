@@ -1,6 +1,6 @@
 //! The MSC2912 registrar: registers an account and sets up cross-signing for it.
 //!
-//! The flow (protocol.md §8, §9):
+//! The flow (docs/protocol.md §8, §9):
 //!
 //! 1. `GET /_matrix/client/versions`: is `org.matrix.msc2912` advertised?
 //!    ([`Decision::CheckedMsc2912Support`](crate::Decision::CheckedMsc2912Support))

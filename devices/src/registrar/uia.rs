@@ -1,4 +1,4 @@
-//! Choosing the next UIA stage from a 401 challenge (protocol.md §8.1).
+//! Choosing the next UIA stage from a 401 challenge (docs/protocol.md §8.1).
 
 use serde_json::Value;
 

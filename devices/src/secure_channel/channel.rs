@@ -19,7 +19,7 @@ use super::{ChannelError, CheckCode, EnvelopeDefect, EphemeralKeyPair, B64};
 /// AES-GCM tag length in bytes.
 const TAG_LEN: usize = 16;
 
-/// Which side of the channel this is (protocol.md §0).
+/// Which side of the channel this is (docs/protocol.md §0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChannelRole {
     /// The generator: creates the rendezvous and shows the QR code.

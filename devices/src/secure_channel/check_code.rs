@@ -1,4 +1,4 @@
-//! The 12-digit check code `NNNN-NNNN-NNNN` (§4.4).
+//! The 12-digit check code `NNNN-NNNN-NNNN` (docs/protocol.md §4.4).
 
 use std::fmt;
 

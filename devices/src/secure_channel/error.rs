@@ -30,7 +30,7 @@ pub enum EnvelopeDefect {
     CiphertextTooShort,
 }
 
-/// Every way the channel can fail (protocol.md §4, §1.6).
+/// Every way the channel can fail (docs/protocol.md §4, §1.6).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChannelError {
     /// The envelope is not `{"iv":b64,"ciphertext":b64}`.

@@ -1,4 +1,4 @@
-//! The ephemeral X25519 key pair of one side of the channel (§4.1).
+//! The ephemeral X25519 key pair of one side of the channel (docs/protocol.md §4.1).
 
 use std::fmt;
 

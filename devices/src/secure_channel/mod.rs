@@ -1,4 +1,4 @@
-//! The MSC3903 v2 secure channel (protocol.md §4), sans-IO.
+//! The MSC3903 v2 secure channel (docs/protocol.md §4), sans-IO.
 //!
 //! * [`EphemeralKeyPair`]: the X25519 pair each side generates once.
 //! * [`SecureChannel`]: X25519 + HKDF-SHA256 key agreement, the check code
@@ -21,7 +21,7 @@ pub use error::{ChannelError, EnvelopeDefect, KeyBodyError};
 pub use keys::EphemeralKeyPair;
 pub use payloads::{InitiatorCreateBody, RecipientKeyBody};
 
-/// The base64 engine of protocol.md's conventions: standard alphabet,
+/// The base64 engine of docs/protocol.md's conventions: standard alphabet,
 /// unpadded on output, padding optional and trailing bits tolerated on input.
 pub(crate) const B64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
     &base64::alphabet::STANDARD,

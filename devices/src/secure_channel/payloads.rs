@@ -1,4 +1,4 @@
-//! The cleartext rendezvous bodies of the channel set-up (C1, C3; §4.1).
+//! The cleartext rendezvous bodies of the channel set-up (C1, C3; docs/protocol.md §4.1).
 
 use base64::Engine as _;
 use protocol::qr_login::is_v2_algorithm;

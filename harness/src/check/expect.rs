@@ -19,28 +19,45 @@ pub enum Level {
 /// One expectation of a scenario, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expectation {
-    /// A role ends with this outcome (and, when given, this reason).
+    /// A role ends with one of these outcomes (and, where given, its reason).
     Outcome {
         /// Role.
         role: RoleKind,
-        /// The expected outcome.
-        outcome: OutcomeKind,
-        /// The rest of the expected ending as written, e.g. `(master_key_mismatch)`.
-        detail: Option<String>,
+        /// The endings that are right, each an outcome and the rest as written, e.g.
+        /// `(master_key_mismatch)`.
+        expected: Vec<(OutcomeKind, Option<String>)>,
     },
     /// These events occur in this order (others may come between).
     Order(Vec<(String, Pattern)>),
     /// This event never occurs.
     Never(String, Pattern),
-    /// This event occurs exactly `times` times.
+    /// This event occurs between `min` and `max` times.
     Count {
         /// Pattern text.
         text: String,
         /// Parsed pattern.
         pattern: Pattern,
-        /// Expected count.
-        times: usize,
+        /// The fewest times.
+        min: usize,
+        /// The most times, if bounded.
+        max: Option<usize>,
     },
+    /// Once the `anchor` events have occurred in order, each `then` event occurs,
+    /// and never before: `then` events are not ordered among themselves.
+    After {
+        /// The events that must have happened first, in order.
+        anchor: Vec<(String, Pattern)>,
+        /// The events that follow.
+        then: Vec<(String, Pattern)>,
+    },
+}
+
+/// The text of one expected ending: `verified`, `security_error (device_key_mismatch)`.
+pub fn ending_text(outcome: OutcomeKind, detail: &Option<String>) -> String {
+    match detail {
+        Some(detail) => format!("{outcome} {detail}"),
+        None => outcome.name().to_owned(),
+    }
 }
 
 /// A failed expectation and why.
@@ -81,18 +98,21 @@ pub fn check(
     names: &dyn DeviceNames,
 ) -> Option<Failure> {
     match expectation {
-        Expectation::Outcome { role, outcome, detail } => {
-            let expected = match detail {
-                Some(detail) => format!("{outcome} {detail}"),
-                None => outcome.name().to_owned(),
-            };
+        Expectation::Outcome { role, expected } => {
             let actual = transcript.iter().rev().find_map(|e| match &e.entry {
                 Entry::Finished { actor, ending } if actor == role => Some(ending),
                 _ => None,
             });
             let ok = actual.is_some_and(|ending| {
-                ending.outcome == *outcome && detail.as_ref().is_none_or(|_| glob(&expected, &ending.line()))
+                expected.iter().any(|(outcome, detail)| {
+                    ending.outcome == *outcome
+                        && detail
+                            .as_ref()
+                            .is_none_or(|_| glob(&ending_text(*outcome, detail), &ending.line()))
+                })
             });
+            let expected: Vec<String> = expected.iter().map(|(o, d)| ending_text(*o, d)).collect();
+            let expected = expected.join("` or `");
             (!ok).then(|| Failure {
                 expectation: format!("outcome of {role}"),
                 message: format!(
@@ -141,17 +161,24 @@ pub fn check(
                 level,
             })
         }
-        Expectation::Count { text, pattern, times } => {
+        Expectation::Count { text, pattern, min, max } => {
             let hits: Vec<usize> = transcript
                 .iter()
                 .enumerate()
                 .filter(|(_, e)| pattern.matches(&e.entry, names))
                 .map(|(i, _)| i)
                 .collect();
-            (hits.len() != *times).then(|| Failure {
+            let bound = match (*min, *max) {
+                (min, Some(max)) if min == max => format!("exactly {min}"),
+                (0, Some(max)) => format!("at most {max}"),
+                (min, None) => format!("at least {min}"),
+                (min, Some(max)) => format!("between {min} and {max}"),
+            };
+            let within = hits.len() >= *min && max.is_none_or(|max| hits.len() <= max);
+            (!within).then(|| Failure {
                 expectation: format!("count `{text}`"),
                 message: format!(
-                    "expected `{text}` exactly {times} time(s), found {} (at #{})",
+                    "expected `{text}` {bound} time(s), found {} (at #{})",
                     hits.len(),
                     hits.iter().map(|i| transcript[*i].seq.to_string()).collect::<Vec<_>>().join(", #")
                 ),
@@ -162,7 +189,79 @@ pub fn check(
                 level,
             })
         }
+        Expectation::After { anchor, then } => check_after(anchor, then, level, transcript, names),
     }
+}
+
+/// Where an ordered chain of patterns completes: the index of the entry that matched
+/// its last pattern, or the index of the first pattern that never matched.
+fn chain_end(
+    chain: &[(String, Pattern)],
+    transcript: &[TranscriptEntry],
+    names: &dyn DeviceNames,
+) -> Result<usize, usize> {
+    let mut position = 0usize;
+    let mut last = 0usize;
+    for (i, (_, pattern)) in chain.iter().enumerate() {
+        match transcript[position..].iter().position(|e| pattern.matches(&e.entry, names)) {
+            Some(offset) => {
+                last = position + offset;
+                position = last + 1;
+            }
+            None => return Err(i),
+        }
+    }
+    Ok(last)
+}
+
+fn check_after(
+    anchor: &[(String, Pattern)],
+    then: &[(String, Pattern)],
+    level: Level,
+    transcript: &[TranscriptEntry],
+    names: &dyn DeviceNames,
+) -> Option<Failure> {
+    let anchor_text = anchor.iter().map(|(t, _)| format!("`{t}`")).collect::<Vec<_>>().join(", then ");
+    let expectation = format!("after {anchor_text}");
+    let at = match chain_end(anchor, transcript, names) {
+        Ok(at) => at,
+        Err(missing) => {
+            return Some(Failure {
+                expectation,
+                message: format!("`{}` never occurred (in that order)", anchor[missing].0),
+                context: excerpt(transcript, names, transcript.len().saturating_sub(12), 12),
+                level,
+            })
+        }
+    };
+    for (text, pattern) in then {
+        let hits: Vec<usize> = transcript
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| pattern.matches(&e.entry, names))
+            .map(|(i, _)| i)
+            .collect();
+        if let Some(early) = hits.iter().find(|i| **i <= at) {
+            return Some(Failure {
+                expectation,
+                message: format!(
+                    "`{text}` occurred at #{}, before {anchor_text} (which completed at #{})",
+                    transcript[*early].seq, transcript[at].seq
+                ),
+                context: excerpt(transcript, names, early.saturating_sub(3), 8),
+                level,
+            });
+        }
+        if hits.is_empty() {
+            return Some(Failure {
+                expectation,
+                message: format!("`{text}` never occurred after {anchor_text} (#{})", transcript[at].seq),
+                context: excerpt(transcript, names, at.saturating_sub(2), 14),
+                level,
+            });
+        }
+    }
+    None
 }
 
 fn last_lines_of(

@@ -2,7 +2,7 @@
 //!
 //! | kind | example |
 //! |---|---|
-//! | HTTP exchange | `B -> HS: POST /keys/signatures/upload` (any status) or `... 200` |
+//! | HTTP exchange | `B -> HS: POST /keys/signatures/upload` (any status) or `... 200`; then `key=value` pairs one object of the request body must hold (`action=request name=m.cross_signing.master`), and `about ROLE` for a request whose body names that role's device |
 //! | channel message | `B -> A: m.login.finish outcome=verified` (named fields must match) |
 //! | decision | `A: marked B verified`, `B: checked A's device key: mismatch` |
 //! | display | `B: shows QR code`, `A: shows check code` |
@@ -27,6 +27,11 @@ pub enum Pattern {
         path: String,
         /// Status, when given.
         status: Option<u16>,
+        /// `key=value` pairs (value glob) that one JSON object of the request body
+        /// must all hold.
+        fields: Vec<(String, String)>,
+        /// A role whose device the request body must name (as an object key).
+        about: Option<RoleKind>,
     },
     /// A secure-channel message.
     Channel {
@@ -106,20 +111,40 @@ impl Pattern {
                 if !path.starts_with('/') {
                     return Err(err(text, "the path must start with `/`"));
                 }
-                let status = match words.next() {
-                    Some(s) => {
+                let mut words = words.peekable();
+                let status = match words.peek() {
+                    Some(s) if s.chars().all(|c| c.is_ascii_digit()) => {
+                        let s = words.next().unwrap_or_default();
                         Some(s.parse::<u16>().map_err(|_| err(text, format!("`{s}` is not a status")))?)
                     }
-                    None => None,
+                    Some(s) if !s.contains('=') && *s != "about" => {
+                        return Err(err(text, format!("`{s}` is not a status")))
+                    }
+                    _ => None,
                 };
-                if let Some(extra) = words.next() {
-                    return Err(err(text, format!("unexpected `{extra}` after the status")));
+                let mut fields = Vec::new();
+                let mut about = None;
+                while let Some(word) = words.next() {
+                    if word == "about" {
+                        let role = words.next().ok_or_else(|| err(text, "`about` needs a role"))?;
+                        about = Some(check_role(text, role)?);
+                        if let Some(extra) = words.next() {
+                            return Err(err(text, format!("unexpected `{extra}` after `about {role}`")));
+                        }
+                        break;
+                    }
+                    let (k, v) = word.split_once('=').ok_or_else(|| {
+                        err(text, format!("unexpected `{word}`: expected key=value or `about ROLE`"))
+                    })?;
+                    fields.push((k.to_owned(), v.to_owned()));
                 }
                 return Ok(Pattern::Http {
                     actor: from,
                     method: method.to_owned(),
                     path: path.to_owned(),
                     status,
+                    fields,
+                    about,
                 });
             }
             let to = check_role(text, to)?;
@@ -175,13 +200,17 @@ impl Pattern {
     pub fn matches(&self, entry: &Entry, names: &dyn DeviceNames) -> bool {
         match (self, entry) {
             (
-                Pattern::Http { actor, method, path, status },
-                Entry::Http { actor: a, method: m, path: p, status: s, .. },
+                Pattern::Http { actor, method, path, status, fields, about },
+                Entry::Http { actor: a, method: m, path: p, status: s, request, .. },
             ) => {
                 Actor::Role(*actor) == *a
                     && method == m
                     && glob(path, &short_path(p))
                     && status.is_none_or(|st| st == *s)
+                    && (fields.is_empty() || request.json().is_some_and(|body| holds_fields(body, fields)))
+                    && about.is_none_or(|role| {
+                        request.json().is_some_and(|body| names_device_of(body, role, names))
+                    })
             }
             (
                 Pattern::Channel { from, to, message_type, fields },
@@ -211,6 +240,34 @@ impl Pattern {
             }
             _ => false,
         }
+    }
+}
+
+/// Whether some object in `value` holds every `key=value` pair (string values, glob).
+fn holds_fields(value: &serde_json::Value, fields: &[(String, String)]) -> bool {
+    match value {
+        serde_json::Value::Object(map) => {
+            let here = fields.iter().all(|(k, v)| {
+                map.get(k).is_some_and(|actual| match actual {
+                    serde_json::Value::String(s) => glob(v, s),
+                    other => glob(v, &other.to_string()),
+                })
+            });
+            here || map.values().any(|child| holds_fields(child, fields))
+        }
+        serde_json::Value::Array(items) => items.iter().any(|child| holds_fields(child, fields)),
+        _ => false,
+    }
+}
+
+/// Whether some object in `value` has a key that is a device ID of `role`.
+fn names_device_of(value: &serde_json::Value, role: RoleKind, names: &dyn DeviceNames) -> bool {
+    match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(key, child)| names.name_of(key) == role.letter() || names_device_of(child, role, names)),
+        serde_json::Value::Array(items) => items.iter().any(|child| names_device_of(child, role, names)),
+        _ => false,
     }
 }
 

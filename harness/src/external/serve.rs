@@ -83,6 +83,11 @@ pub fn checkable_by_hand(
                     let steps: Vec<_> = steps.into_iter().filter(|(_, p)| not_outcome(p)).collect();
                     (!steps.is_empty()).then_some(Expectation::Order(steps))
                 }
+                Expectation::After { anchor, then } => {
+                    let anchor: Vec<_> = anchor.into_iter().filter(|(_, p)| not_outcome(p)).collect();
+                    let then: Vec<_> = then.into_iter().filter(|(_, p)| not_outcome(p)).collect();
+                    (!anchor.is_empty() && !then.is_empty()).then_some(Expectation::After { anchor, then })
+                }
                 Expectation::Never(_, ref p) | Expectation::Count { pattern: ref p, .. } => {
                     not_outcome(p).then_some(expectation)
                 }
@@ -293,7 +298,7 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
         scale_timers: false,
         external: Some(kind),
     });
-    let Prepared { core, server, base_url, seats, names, simulated, user, context, .. } =
+    let Prepared { core, server, base_url, seats, names, simulated, user, context, armed_faults, .. } =
         prepare(scenario, &mode).await?;
     let (setup, kick_off) = commands_for(scenario, kind, &context);
 
@@ -334,7 +339,9 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
     // With nobody simulated (the registrar), the run waits for the person: until they
     // type `done` or the deadline passes.
     let reports_outcome = simulated.is_empty();
-    let mut recorder = Recorder::new(core.clone(), simulated, Some(kind), names).with_display(display_tx);
+    let mut recorder = Recorder::new(core.clone(), simulated, Some(kind), names)
+        .with_display(display_tx)
+        .with_armed_faults(armed_faults);
     let mut run = tokio::spawn(async move {
         let mut adapter = adapter;
         let run_deadline = Deadline::now() + deadline;
@@ -489,16 +496,14 @@ mod tests {
             (
                 Expectation::Outcome {
                     role: RoleKind::NewDevice,
-                    outcome: OutcomeKind::Verified,
-                    detail: None,
+                    expected: vec![(OutcomeKind::Verified, None)],
                 },
                 Level::Must,
             ),
             (
                 Expectation::Outcome {
                     role: RoleKind::ExistingDevice,
-                    outcome: OutcomeKind::Verified,
-                    detail: None,
+                    expected: vec![(OutcomeKind::Verified, None)],
                 },
                 Level::Must,
             ),

@@ -56,10 +56,10 @@ pub fn does_not_apply(scenario: &Scenario, kind: RoleKind) -> Option<String> {
     let Some(spec) = scenario.role(kind) else {
         return Some(format!("does not apply: the scenario has no role {kind} ({})", kind.name()));
     };
-    let counts_polls = |f: &&mock_homeserver::Fault| {
-        matches!(f, mock_homeserver::Fault::ExpireRendezvous { after_writes: None, .. })
+    let counts_polls = |f: &crate::scenario::ScenarioFault| {
+        matches!(f.fault, mock_homeserver::Fault::ExpireRendezvous { after_writes: None, .. })
     };
-    if scenario.faults.iter().any(|f| counts_polls(&f)) {
+    if scenario.faults.iter().any(counts_polls) {
         return Some(
             "does not apply: the fault `expire-rendezvous` fires after a number of requests, which depends on how often a client polls"
                 .to_owned(),
@@ -140,13 +140,21 @@ pub fn checkable_expectations(
         .iter()
         .filter_map(|(expectation, level)| {
             let kept = match expectation {
-                Expectation::Outcome { role, outcome, .. } if *role == external && !reported_reason => {
-                    Some(Expectation::Outcome { role: *role, outcome: *outcome, detail: None })
+                Expectation::Outcome { role, expected } if *role == external && !reported_reason => {
+                    let expected = expected.iter().map(|(outcome, _)| (*outcome, None)).collect();
+                    Some(Expectation::Outcome { role: *role, expected })
                 }
                 Expectation::Order(steps) => {
                     let steps: Vec<_> =
                         steps.iter().filter(|(_, p)| checkable(p, external)).cloned().collect();
                     (!steps.is_empty()).then_some(Expectation::Order(steps))
+                }
+                Expectation::After { anchor, then } => {
+                    let keep = |list: &[(String, Pattern)]| -> Vec<(String, Pattern)> {
+                        list.iter().filter(|(_, p)| checkable(p, external)).cloned().collect()
+                    };
+                    let (anchor, then) = (keep(anchor), keep(then));
+                    (!anchor.is_empty() && !then.is_empty()).then_some(Expectation::After { anchor, then })
                 }
                 Expectation::Never(_, p) | Expectation::Count { pattern: p, .. } => {
                     checkable(p, external).then(|| expectation.clone())
@@ -330,7 +338,8 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
         Ok(prepared) => prepared,
         Err(message) => return ScenarioResult::broken(scenario, message, started),
     };
-    let Prepared { core, server, base_url, seats, names, simulated, user, context, .. } = prepared;
+    let Prepared { core, server, base_url, seats, names, simulated, user, context, armed_faults, .. } =
+        prepared;
     let deadline = client.deadline.unwrap_or(Duration::from_millis(scenario.deadline_ms));
     let launch = Launch {
         command: client.command.clone(),
@@ -339,7 +348,8 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
         scenario: scenario.name.clone(),
         poll_ms: client.poll_ms,
     };
-    let mut recorder = Recorder::new(core.clone(), simulated, Some(client.kind), names);
+    let mut recorder =
+        Recorder::new(core.clone(), simulated, Some(client.kind), names).with_armed_faults(armed_faults);
     let mut adapter = match AdapterProcess::spawn(&launch) {
         Ok(adapter) => adapter,
         Err(error) => return ScenarioResult::broken(scenario, error.to_string(), started),

@@ -14,7 +14,7 @@ use mock_homeserver::{Homeserver, ManualClock, MockHomeserver};
 
 use crate::check::transcript::Names;
 use crate::scenario::roles::{self, device_id_of, Pace, RunContext, ACCOUNT_LOCALPART, ACCOUNT_PASSWORD};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, ScenarioFault};
 
 /// The base URL of a homeserver that only exists in process: every simulated device
 /// reaches it through [`super::executor::InProcess`], and snapshots show it as `<hs>`.
@@ -74,6 +74,8 @@ pub struct Prepared {
     pub user: User,
     /// What every simulated role was told about the run.
     pub context: RunContext,
+    /// Faults on the external role's device, to aim once its ID is known.
+    pub armed_faults: Vec<ScenarioFault>,
 }
 
 /// Prepares a run of `scenario`.
@@ -86,9 +88,6 @@ pub async fn prepare(scenario: &Scenario, mode: &Mode) -> Result<Prepared, Strin
                 scenario.seed,
                 Arc::new(clock.clone()),
             ));
-            for fault in &scenario.faults {
-                core.add_fault(fault.clone());
-            }
             core.set_base_url(IN_PROCESS_URL);
             (core, Server::InProcess(clock), IN_PROCESS_URL.to_owned(), None, None, None)
         }
@@ -98,11 +97,7 @@ pub async fn prepare(scenario: &Scenario, mode: &Mode) -> Result<Prepared, Strin
             if let Some(pace) = pace {
                 pace.rendezvous(&mut profile);
             }
-            let mut builder =
-                MockHomeserver::builder().profile(profile).seed(scenario.seed).listen(real.listen);
-            for fault in &scenario.faults {
-                builder = builder.fault(fault.clone());
-            }
+            let builder = MockHomeserver::builder().profile(profile).seed(scenario.seed).listen(real.listen);
             let server =
                 builder.start().await.map_err(|e| format!("cannot start the mock homeserver: {e}"))?;
             let base_url =
@@ -115,6 +110,16 @@ pub async fn prepare(scenario: &Scenario, mode: &Mode) -> Result<Prepared, Strin
     if let Some(role) = external {
         if scenario.role(role).is_none() {
             return Err(format!("the scenario has no role {role} ({})", role.name()));
+        }
+    }
+    // Faults on a simulated role's device are aimed now; those on the external role's
+    // device once the run learns its ID (the recorder arms them).
+    let mut armed = Vec::new();
+    for fault in &scenario.faults {
+        match fault.device_of {
+            Some(role) if Some(role) == external => armed.push(fault.clone()),
+            Some(role) => core.add_fault(fault.aimed_at(device_id_of(role))),
+            None => core.add_fault(fault.fault.clone()),
         }
     }
     let context = RunContext {
@@ -137,5 +142,16 @@ pub async fn prepare(scenario: &Scenario, mode: &Mode) -> Result<Prepared, Strin
     }
     let approver = scenario.role(RoleKind::ExistingDevice).map(|spec| spec.kind);
     let user = User::new(scenario.approve, approver);
-    Ok(Prepared { core, server, base_url, seats, names, simulated, external, user, context })
+    Ok(Prepared {
+        core,
+        server,
+        base_url,
+        seats,
+        names,
+        simulated,
+        external,
+        user,
+        context,
+        armed_faults: armed,
+    })
 }

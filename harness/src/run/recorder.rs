@@ -23,6 +23,7 @@ use devices::{DeviceEvent, RoleKind};
 use mock_homeserver::{Homeserver, JournalEntry};
 
 use crate::check::transcript::{Actor, Display, Ending, Entry, Names, SeenBy, TranscriptEntry};
+use crate::scenario::ScenarioFault;
 
 /// What an external role reported, beyond what the run acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +48,8 @@ pub struct Recorder {
     transcript: Vec<TranscriptEntry>,
     /// The external writes whose message has been placed.
     placed_writes: Vec<usize>,
+    /// Faults on the external role's device, added once its ID is known.
+    armed: Vec<ScenarioFault>,
 }
 
 impl Recorder {
@@ -69,7 +72,16 @@ impl Recorder {
             display: None,
             transcript: Vec::new(),
             placed_writes: Vec::new(),
+            armed: Vec::new(),
         }
+    }
+
+    /// Faults on the external role's device: the homeserver applies them from the
+    /// moment the recorder sees the device's ID (in the answer to its `/login` or
+    /// `/register`), before any other request of the run is made.
+    pub fn with_armed_faults(mut self, faults: Vec<ScenarioFault>) -> Self {
+        self.armed = faults;
+        self
     }
 
     /// Also tells `sink` what the simulated roles show.
@@ -111,6 +123,9 @@ impl Recorder {
         if let Some(id) = device {
             if !self.names.iter().any(|(d, _)| d == id) {
                 self.names.push((id.to_owned(), role));
+            }
+            for fault in std::mem::take(&mut self.armed) {
+                self.homeserver.add_fault(fault.aimed_at(id));
             }
         }
     }

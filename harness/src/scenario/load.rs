@@ -12,7 +12,7 @@ use devices::RoleKind;
 use mock_homeserver::{Fault, Profile};
 
 use super::roles::{RawTables, RoleSpec};
-use super::{Flow, Scenario};
+use super::{Flow, Scenario, ScenarioFault, DEVICE_OF_ROLE};
 use crate::check::expect::{Expectation, Level};
 use crate::check::pattern::{parse_ending, Pattern};
 
@@ -85,22 +85,52 @@ struct RawExpect {
     #[serde(default)]
     outcomes: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
+    should_outcomes: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
     order: Vec<Spanned<String>>,
     #[serde(default)]
     never: Vec<Spanned<String>>,
     #[serde(default)]
     count: Vec<Spanned<RawCount>>,
     #[serde(default)]
+    after: Vec<Spanned<RawAfter>>,
+    #[serde(default)]
     should_order: Vec<Spanned<String>>,
     #[serde(default)]
     should_never: Vec<Spanned<String>>,
+    #[serde(default)]
+    should_count: Vec<Spanned<RawCount>>,
+    #[serde(default)]
+    should_after: Vec<Spanned<RawAfter>>,
+}
+
+/// One event, or a chain of events in order.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawChain {
+    One(String),
+    Chain(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAfter {
+    /// The event (or chain of events) that comes first.
+    event: RawChain,
+    /// The events that follow it, in any order.
+    then: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCount {
     event: String,
-    times: usize,
+    #[serde(default)]
+    times: Option<usize>,
+    #[serde(default)]
+    at_least: Option<usize>,
+    #[serde(default)]
+    at_most: Option<usize>,
 }
 
 /// A scenario that could not be loaded.
@@ -183,13 +213,36 @@ impl Scenario {
         };
         let mut faults = Vec::new();
         for fault in &raw.server.faults {
-            let json =
-                serde_json::to_value(fault.get_ref()).map_err(|e| fail(at(fault.span()), e.to_string()))?;
+            let line = at(fault.span());
+            let mut json = serde_json::to_value(fault.get_ref()).map_err(|e| fail(line, e.to_string()))?;
+            // `device = "A"`: the fault is about that role's device, whatever its ID.
+            let device_of = match json.as_object_mut().and_then(|table| table.remove("device")) {
+                None => None,
+                Some(role) => {
+                    let role = role.as_str().and_then(RoleKind::from_letter).ok_or_else(|| {
+                        fail(line, format!("invalid fault: `device` names a role (A, B or R), not {role}"))
+                    })?;
+                    let table =
+                        json.as_object_mut().ok_or_else(|| fail(line, "a fault is a table".into()))?;
+                    if table.contains_key("device_id") {
+                        return Err(fail(
+                            line,
+                            "invalid fault: `device` and `device_id` both name the device".into(),
+                        ));
+                    }
+                    table.insert("device_id".into(), serde_json::Value::String(DEVICE_OF_ROLE.into()));
+                    Some(role)
+                }
+            };
             let typed = serde_json::from_value::<Fault>(json)
                 .map_err(|e| e.to_string())
                 .and_then(|f| f.check().map(|()| f))
-                .map_err(|e| fail(at(fault.span()), format!("invalid fault: {e}")))?;
-            faults.push(typed);
+                .map_err(|e| fail(line, format!("invalid fault: {e}")))?;
+            let aims_at_a_device = matches!(typed, Fault::TamperDeviceKey { .. } | Fault::HideDevice { .. });
+            if device_of.is_some() && !aims_at_a_device {
+                return Err(fail(line, "invalid fault: only a fault on one device takes `device`".into()));
+            }
+            faults.push(ScenarioFault { fault: typed, device_of });
         }
 
         let roles_line = line_of_text(source, "[roles").unwrap_or(1);
@@ -250,14 +303,20 @@ impl Scenario {
             Pattern::parse(text.get_ref()).map_err(|e| fail(at(text.span()), e.to_string()))
         };
         let mut expectations = Vec::new();
-        for (letter, outcome) in &expect.outcomes {
-            let role = RoleKind::from_letter(letter).filter(|r| roles.iter().any(|spec| spec.kind == *r));
-            let Some(role) = role else {
-                return Err(fail(at(outcome.span()), format!("outcome for unknown role `{letter}`")));
-            };
-            let (outcome_kind, detail) =
-                parse_ending(outcome.get_ref()).map_err(|e| fail(at(outcome.span()), e))?;
-            expectations.push((Expectation::Outcome { role, outcome: outcome_kind, detail }, Level::Must));
+        for (outcomes, level) in [(&expect.outcomes, Level::Must), (&expect.should_outcomes, Level::Should)] {
+            for (letter, outcome) in outcomes {
+                let role = RoleKind::from_letter(letter).filter(|r| roles.iter().any(|spec| spec.kind == *r));
+                let Some(role) = role else {
+                    return Err(fail(at(outcome.span()), format!("outcome for unknown role `{letter}`")));
+                };
+                let expected = outcome
+                    .get_ref()
+                    .split(" | ")
+                    .map(parse_ending)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| fail(at(outcome.span()), e))?;
+                expectations.push((Expectation::Outcome { role, expected }, level));
+            }
         }
         for (list, level) in [(&expect.order, Level::Must), (&expect.should_order, Level::Should)] {
             if !list.is_empty() {
@@ -273,11 +332,48 @@ impl Scenario {
                 expectations.push((Expectation::Never(text.get_ref().clone(), parse(text)?), level));
             }
         }
-        for count in &expect.count {
-            let c = count.get_ref();
-            let pattern = Pattern::parse(&c.event).map_err(|e| fail(at(count.span()), e.to_string()))?;
-            expectations
-                .push((Expectation::Count { text: c.event.clone(), pattern, times: c.times }, Level::Must));
+        for (counts, level) in [(&expect.count, Level::Must), (&expect.should_count, Level::Should)] {
+            for count in counts {
+                let c = count.get_ref();
+                let line = at(count.span());
+                let pattern = Pattern::parse(&c.event).map_err(|e| fail(line, e.to_string()))?;
+                let (min, max) = match (c.times, c.at_least, c.at_most) {
+                    (Some(times), None, None) => (times, Some(times)),
+                    (None, Some(min), max) => (min, max),
+                    (None, None, Some(max)) => (0, Some(max)),
+                    _ => {
+                        return Err(fail(
+                            line,
+                            "a count has `times`, or `at_least` and/or `at_most`".to_owned(),
+                        ))
+                    }
+                };
+                if max.is_some_and(|max| max < min) {
+                    return Err(fail(line, format!("`at_most` {max:?} is below `at_least` {min}")));
+                }
+                expectations.push((Expectation::Count { text: c.event.clone(), pattern, min, max }, level));
+            }
+        }
+        for (afters, level) in [(&expect.after, Level::Must), (&expect.should_after, Level::Should)] {
+            for after in afters {
+                let a = after.get_ref();
+                let line = at(after.span());
+                let parse_one = |text: &String| {
+                    Pattern::parse(text).map(|p| (text.clone(), p)).map_err(|e| fail(line, e.to_string()))
+                };
+                let anchor = match &a.event {
+                    RawChain::One(text) => vec![parse_one(text)?],
+                    RawChain::Chain(texts) => texts.iter().map(parse_one).collect::<Result<Vec<_>, _>>()?,
+                };
+                let then = a.then.iter().map(parse_one).collect::<Result<Vec<_>, _>>()?;
+                if anchor.is_empty() || then.is_empty() {
+                    return Err(fail(
+                        line,
+                        "an `after` needs an `event` and at least one event in `then`".into(),
+                    ));
+                }
+                expectations.push((Expectation::After { anchor, then }, level));
+            }
         }
         if expectations.is_empty() {
             return Err(fail(expect_line, "a scenario needs at least one expectation".to_owned()));
@@ -322,6 +418,7 @@ pub fn has_wire_level_expectation(expectations: &[(Expectation, Level)], role: R
     expectations.iter().any(|(e, _)| match e {
         Expectation::Order(steps) => steps.iter().any(|(_, p)| wire(p)),
         Expectation::Never(_, p) | Expectation::Count { pattern: p, .. } => wire(p),
+        Expectation::After { anchor, then } => anchor.iter().chain(then).any(|(_, p)| wire(p)),
         Expectation::Outcome { .. } => false,
     })
 }

@@ -67,13 +67,43 @@ pub struct Scenario {
     /// The server profile, with the scenario's overrides applied.
     pub profile: Profile,
     /// Faults active from the first request.
-    pub faults: Vec<Fault>,
+    pub faults: Vec<ScenarioFault>,
     /// Whether the simulated user approves (when the check codes match).
     pub approve: bool,
     /// The roles, in letter order.
     pub roles: Vec<RoleSpec>,
     /// Expectations with their level.
     pub expectations: Vec<(Expectation, Level)>,
+}
+
+/// A fault of a scenario. A fault on one device may name the device by its role
+/// (`device = "A"`) rather than by its ID: a client under test gets its device ID from
+/// the server, so the run aims the fault once it knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioFault {
+    /// The fault (aimed at [`DEVICE_OF_ROLE`] when `device_of` is set).
+    pub fault: Fault,
+    /// The role whose device the fault is about, when the file named one.
+    pub device_of: Option<RoleKind>,
+}
+
+/// The device ID a role-aimed fault carries until the run knows the role's device.
+pub const DEVICE_OF_ROLE: &str = "(the device of a role)";
+
+impl ScenarioFault {
+    /// The fault, aimed at `device_id` when it names a role's device.
+    pub fn aimed_at(&self, device_id: &str) -> Fault {
+        let mut fault = self.fault.clone();
+        if self.device_of.is_some() {
+            match &mut fault {
+                Fault::TamperDeviceKey { device_id: id, .. } | Fault::HideDevice { device_id: id, .. } => {
+                    *id = device_id.to_owned()
+                }
+                _ => {}
+            }
+        }
+        fault
+    }
 }
 
 impl Scenario {

@@ -8,8 +8,8 @@
 //! found", as Synapse answers for a type that was never set. Another user's data:
 //! 403 `M_FORBIDDEN` "Cannot get account data for other users.".
 
-use super::{Auth, Route};
-use crate::core::Ctx;
+use super::route::{Auth, Route};
+use crate::context::Ctx;
 use crate::{MatrixError, Response};
 
 pub(crate) fn routes() -> Vec<Route> {

@@ -1,8 +1,8 @@
-//! `POST /_matrix/client/v3/keys/device_signing/upload` (protocol.md §7.4) and the
+//! `POST /_matrix/client/v3/keys/device_signing/upload` (docs/protocol.md §7.4) and the
 //! cross-signing key validation that `/register` (MSC2912, §9.2) shares with it.
 //!
 //! CONTRACT (used by `register.rs`; keep these signatures):
-//! * [`validate`] runs the validation table of protocol.md §7.4, rows a–h, in order,
+//! * [`validate`] runs the validation table of docs/protocol.md §7.4, rows a–h, in order,
 //!   atomically, and returns the keys to store or the exact Matrix error.
 //! * [`store`] stores validated keys and signals `device_lists.changed`.
 //!
@@ -26,9 +26,10 @@
 use protocol::cross_signing::{self, KeyUsage};
 use serde_json::{json, Map, Value};
 
+use super::route::{Auth, Route};
 use super::uia::{self, PasswordOf};
-use super::{Auth, Route};
-use crate::core::{Ctx, State};
+use crate::context::Ctx;
+use crate::state::State;
 use crate::{MatrixError, Response};
 
 pub(crate) fn routes() -> Vec<Route> {
@@ -65,7 +66,7 @@ fn upload(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
 
 /// Step 3 of the pipeline: every key present in the body (Python truthiness, as
 /// Synapse tests it) equals the stored one. `{}` is trivially identical.
-fn is_identical_to_stored(body: &Map<String, Value>, user: &crate::core::state::User) -> bool {
+fn is_identical_to_stored(body: &Map<String, Value>, user: &crate::state::User) -> bool {
     let stored = [
         ("master_key", &user.master_key),
         ("self_signing_key", &user.self_signing_key),

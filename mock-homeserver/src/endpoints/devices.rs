@@ -9,10 +9,10 @@
 
 use serde_json::{json, Value};
 
-use super::{Auth, Route};
-use crate::core::state::Device;
-use crate::core::Ctx;
-use crate::{MatrixError, Response};
+use super::route::{Auth, Route};
+use crate::context::Ctx;
+use crate::state::Device;
+use crate::{Caller, MatrixError, Response};
 
 /// Synapse's limit on device display names.
 const MAX_DISPLAY_NAME_LEN: usize = 100;
@@ -92,15 +92,12 @@ fn describe(ctx: &Ctx<'_>, user_id: &str, device: &Device) -> Value {
     })
 }
 
-/// When the device last made a request: now for the caller, else from the journal.
+/// When the device last made a request: now for the caller, else the time of its last
+/// journaled request.
 fn last_seen_ms(ctx: &Ctx<'_>, user_id: &str, device_id: &str) -> Option<u64> {
     if ctx.caller.as_ref().is_some_and(|c| c.user_id == user_id && c.device_id == device_id) {
         return Some(ctx.now_ms);
     }
-    ctx.state
-        .journal
-        .iter()
-        .rev()
-        .find(|entry| entry.caller.as_ref().is_some_and(|c| c.user_id == user_id && c.device_id == device_id))
-        .map(|entry| entry.elapsed_ms)
+    let caller = Caller { user_id: user_id.to_owned(), device_id: device_id.to_owned() };
+    ctx.state.last_seen_ms.get(&caller).copied()
 }

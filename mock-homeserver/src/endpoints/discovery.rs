@@ -5,8 +5,8 @@
 
 use serde_json::json;
 
-use super::{Auth, Route};
-use crate::core::Ctx;
+use super::route::{Auth, Route};
+use crate::context::Ctx;
 use crate::{MatrixError, Response};
 
 pub(crate) fn routes() -> Vec<Route> {
@@ -17,7 +17,7 @@ pub(crate) fn routes() -> Vec<Route> {
 }
 
 fn well_known(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
-    Ok(Response::ok(json!({ "m.homeserver": { "base_url": ctx.base_url } })))
+    Ok(Response::ok(json!({ "m.homeserver": { "base_url": &*ctx.base_url } })))
 }
 
 fn turn_server(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {

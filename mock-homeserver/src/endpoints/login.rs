@@ -1,5 +1,5 @@
 //! `GET` and `POST /_matrix/client/v3/login`, `POST /logout` and `POST /logout/all`
-//! (protocol.md §5 "Redeeming", §10 D10).
+//! (docs/protocol.md §5 "Redeeming", §10 D10).
 //!
 //! Errors follow Synapse: a body without `type` (or an `m.login.token` body without
 //! `token`) is `400 M_UNKNOWN "Missing JSON keys."`; a wrong password or unknown user is
@@ -8,8 +8,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{Auth, Route};
-use crate::core::{Ctx, State};
+use super::route::{Auth, Route};
+use crate::context::Ctx;
+use crate::state::State;
 use crate::{MatrixError, Response};
 
 /// The longest `device_id` Synapse accepts on login and registration.

@@ -1,4 +1,4 @@
-//! MSC3882 login tokens (protocol.md §5): the stable `POST /v1/login/get_token`, the
+//! MSC3882 login tokens (docs/protocol.md §5): the stable `POST /v1/login/get_token`, the
 //! r1 `.../org.matrix.msc3882/login/get_token` and the r0 `.../org.matrix.msc3882/login/token`.
 //!
 //! A form the profile switches off is an unknown endpoint (404 `M_UNRECOGNIZED`), even
@@ -11,10 +11,10 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map};
 
+use super::route::{Auth, Route};
 use super::uia::{self, PasswordOf};
-use super::{Auth, Route};
-use crate::core::state::LoginToken;
-use crate::core::Ctx;
+use crate::context::Ctx;
+use crate::state::LoginToken;
 use crate::{MatrixError, Response};
 
 /// The stable endpoint.

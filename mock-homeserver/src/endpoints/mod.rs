@@ -2,8 +2,7 @@
 
 use std::sync::OnceLock;
 
-use crate::core::Ctx;
-use crate::{MatrixError, Response};
+use route::Route;
 
 pub(crate) mod account_data;
 pub(crate) mod device_signing;
@@ -19,95 +18,52 @@ pub(crate) mod push_rules;
 pub(crate) mod register;
 pub(crate) mod rendezvous;
 pub(crate) mod room_keys;
+pub(crate) mod route;
 pub(crate) mod signatures;
 pub(crate) mod sync;
 pub(crate) mod to_device;
 pub(crate) mod uia;
 pub(crate) mod versions;
 
-/// Whether a route needs an access token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Auth {
-    /// Never looks at a token (a token that is sent is still resolved if valid).
-    None,
-    /// Uses the caller when a valid token is sent.
-    Optional,
-    /// `M_MISSING_TOKEN` / `M_UNKNOWN_TOKEN` without a valid token.
-    Required,
-}
-
-/// A handler: the request context in, a response or a Matrix error out.
-pub(crate) type Handler = fn(&mut Ctx<'_>) -> Result<Response, MatrixError>;
-
-/// One route: method, path pattern with `{param}` segments, authentication, handler.
-pub(crate) struct Route {
-    pub method: &'static str,
-    pub pattern: &'static str,
-    pub auth: Auth,
-    pub handler: Handler,
-    /// Rendezvous routes have their own size limit and switch.
-    pub is_rendezvous: bool,
-}
-
-impl Route {
-    /// A route that is not part of the rendezvous.
-    pub const fn new(method: &'static str, pattern: &'static str, auth: Auth, handler: Handler) -> Self {
-        Self { method, pattern, auth, handler, is_rendezvous: false }
-    }
-
-    /// Matches a request path; returns the percent-decoded parameters.
-    pub fn match_path(&self, path: &str) -> Option<Vec<String>> {
-        let mut params = Vec::new();
-        let mut want = self.pattern.split('/');
-        let mut got = path.split('/');
-        loop {
-            match (want.next(), got.next()) {
-                (None, None) => return Some(params),
-                (Some(w), Some(g)) if w.starts_with('{') => {
-                    if g.is_empty() {
-                        return None;
-                    }
-                    params.push(percent_decode(g)?);
-                }
-                (Some(w), Some(g)) if w == g => {}
-                _ => return None,
+/// The routes whose pattern has `segments` segments, in table order: only these can
+/// match a path of that many segments (first match wins, as in the whole table).
+pub(crate) fn routes_with(segments: usize) -> &'static [Route] {
+    static BY_LENGTH: OnceLock<Vec<Vec<Route>>> = OnceLock::new();
+    let by_length = BY_LENGTH.get_or_init(|| {
+        let mut by_length: Vec<Vec<Route>> = Vec::new();
+        for route in table() {
+            let len = route.segment_count();
+            if by_length.len() <= len {
+                by_length.resize_with(len + 1, Vec::new);
             }
+            by_length[len].push(route);
         }
-    }
+        by_length
+    });
+    by_length.get(segments).map_or(&[], Vec::as_slice)
 }
 
-fn percent_decode(segment: &str) -> Option<String> {
-    let decoded: Vec<u8> =
-        url::form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned().into_bytes())?;
-    String::from_utf8(decoded).ok()
-}
-
-/// Every route the server knows.
-pub(crate) fn routes() -> &'static [Route] {
-    static ROUTES: OnceLock<Vec<Route>> = OnceLock::new();
-    ROUTES.get_or_init(|| {
-        let mut routes = Vec::new();
-        routes.extend(versions::routes());
-        routes.extend(login::routes());
-        routes.extend(login_token::routes());
-        routes.extend(register::routes());
-        routes.extend(keys::routes());
-        routes.extend(device_signing::routes());
-        routes.extend(signatures::routes());
-        routes.extend(devices::routes());
-        routes.extend(to_device::routes());
-        routes.extend(sync::routes());
-        routes.extend(room_keys::routes());
-        routes.extend(rendezvous::routes());
-        // What clients call at start-up and in their sync loop.
-        routes.extend(push_rules::routes());
-        routes.extend(filter::routes());
-        routes.extend(account_data::routes());
-        routes.extend(profile::routes());
-        routes.extend(presence::routes());
-        routes.extend(discovery::routes());
-        routes
-    })
+/// Every route the server knows, in the order they are tried.
+fn table() -> Vec<Route> {
+    let mut routes = Vec::new();
+    routes.extend(versions::routes());
+    routes.extend(login::routes());
+    routes.extend(login_token::routes());
+    routes.extend(register::routes());
+    routes.extend(keys::routes());
+    routes.extend(device_signing::routes());
+    routes.extend(signatures::routes());
+    routes.extend(devices::routes());
+    routes.extend(to_device::routes());
+    routes.extend(sync::routes());
+    routes.extend(room_keys::routes());
+    routes.extend(rendezvous::routes());
+    // What clients call at start-up and in their sync loop.
+    routes.extend(push_rules::routes());
+    routes.extend(filter::routes());
+    routes.extend(account_data::routes());
+    routes.extend(profile::routes());
+    routes.extend(presence::routes());
+    routes.extend(discovery::routes());
+    routes
 }

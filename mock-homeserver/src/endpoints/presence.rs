@@ -6,8 +6,8 @@
 
 use serde_json::json;
 
-use super::{Auth, Route};
-use crate::core::Ctx;
+use super::route::{Auth, Route};
+use crate::context::Ctx;
 use crate::{MatrixError, Response};
 
 pub(crate) fn routes() -> Vec<Route> {

@@ -1,4 +1,4 @@
-//! `POST /_matrix/client/v3/register` with MSC2912 cross-signing keys (protocol.md §8.2,
+//! `POST /_matrix/client/v3/register` with MSC2912 cross-signing keys (docs/protocol.md §8.2,
 //! §9), `GET /register/available` and the registration-token validity check.
 //!
 //! Order of a `kind=user` round, as Synapse plus the project decisions of §9.2:
@@ -12,9 +12,10 @@ use serde_json::{json, Map, Value};
 
 use super::device_signing::{self, ValidatedKeys};
 use super::login::{open_session, optional_string};
+use super::route::{Auth, Route};
 use super::uia::{self, PasswordOf};
-use super::{Auth, Route};
-use crate::core::{Ctx, State};
+use crate::context::Ctx;
+use crate::state::State;
 use crate::{MatrixError, Msc2912Support, Response};
 
 /// Synapse's limit on `username`, `password` and `device_id` lengths.

@@ -1,4 +1,4 @@
-//! The MSC3886 rendezvous (protocol.md §3): `POST` creates a session, `PUT` replaces
+//! The MSC3886 rendezvous (docs/protocol.md §3): `POST` creates a session, `PUT` replaces
 //! its payload, `GET` reads it (or `304`), `DELETE` ends it. No authentication.
 //!
 //! Behaviour follows [`crate::RendezvousProfile`]:
@@ -12,7 +12,7 @@
 //!   clock), fixed dates from 2024-01-01 under a manual clock, so a virtual run
 //!   stays deterministic.
 //! * The writer's `Content-Type` is stored per write and echoed unchanged on `200`.
-//! * Every rendezvous answer carries `X-Max-Bytes` (added by [`decorate`], which the
+//! * Every rendezvous answer carries `X-Max-Bytes` (added by [`max_bytes_header`], which the
 //!   core calls for every response on a rendezvous path, including 405 and `OPTIONS`).
 //!
 //! Not checked: a missing `Content-Length` (400 `M_MISSING_PARAM` in the text). The
@@ -28,9 +28,9 @@
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-use super::{Auth, Handler, Route};
-use crate::core::state::RendezvousSession;
-use crate::core::Ctx;
+use super::route::{Auth, Handler, Route};
+use crate::context::Ctx;
+use crate::state::RendezvousSession;
 use crate::{Fault, MatrixError, Profile, RendezvousLocation, Response};
 
 /// The create path (the unstable prefix every deployed client uses).
@@ -50,17 +50,18 @@ pub(crate) fn routes() -> Vec<Route> {
 }
 
 fn rendezvous_route(method: &'static str, pattern: &'static str, handler: Handler) -> Route {
-    Route { is_rendezvous: true, ..Route::new(method, pattern, Auth::None, handler) }
+    Route::new(method, pattern, Auth::None, handler).on_rendezvous()
 }
 
-/// Adds `X-Max-Bytes` to every answer on a rendezvous path while the rendezvous is on.
-pub(crate) fn decorate(profile: &Profile, path: &str, response: Response) -> Response {
+/// The `X-Max-Bytes` every answer on a rendezvous path carries while the rendezvous is
+/// on, unless the handler set it: `None` when the header is not to be added.
+pub(crate) fn max_bytes_header(profile: &Profile, path: &str, response: &Response) -> Option<String> {
     let on_rendezvous =
         path == CREATE_PATH || path.strip_prefix(CREATE_PATH).is_some_and(|rest| rest.starts_with('/'));
     if !on_rendezvous || !profile.rendezvous.enabled || response.header("x-max-bytes").is_some() {
-        return response;
+        return None;
     }
-    response.with_header("x-max-bytes", profile.rendezvous.max_bytes.to_string())
+    Some(profile.rendezvous.max_bytes.to_string())
 }
 
 fn create(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {

@@ -1,4 +1,4 @@
-//! Key backup versions (protocol.md §8.4): `GET /room_keys/version`,
+//! Key backup versions (docs/protocol.md §8.4): `GET /room_keys/version`,
 //! `GET /room_keys/version/{version}` and `POST /room_keys/version`.
 //!
 //! Versions belong to one user and are numbered `"1"`, `"2"`, ... per user; the
@@ -7,8 +7,8 @@
 
 use serde_json::{json, Value};
 
-use super::{Auth, Route};
-use crate::core::Ctx;
+use super::route::{Auth, Route};
+use crate::context::Ctx;
 use crate::{MatrixError, Response};
 
 pub(crate) fn routes() -> Vec<Route> {

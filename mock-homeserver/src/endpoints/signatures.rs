@@ -1,4 +1,4 @@
-//! `POST /_matrix/client/v3/keys/signatures/upload` (protocol.md §7.5), following
+//! `POST /_matrix/client/v3/keys/signatures/upload` (docs/protocol.md §7.5), following
 //! Synapse's handler step by step.
 //!
 //! * The body maps user ID → key ID → the whole signed object. A user value or an
@@ -29,8 +29,9 @@ use protocol::keys::Ed25519PublicKey;
 use protocol::signing::verify_json;
 use serde_json::{json, Map, Value};
 
-use super::{Auth, Route};
-use crate::core::{Ctx, State};
+use super::route::{Auth, Route};
+use crate::context::Ctx;
+use crate::state::State;
 use crate::{MatrixError, Response};
 
 pub(crate) fn routes() -> Vec<Route> {

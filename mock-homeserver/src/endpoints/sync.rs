@@ -1,5 +1,5 @@
 //! `GET /_matrix/client/v3/sync`: to-device events and device-list changes only
-//! (protocol.md §6.5). The mock has no rooms and no presence.
+//! (docs/protocol.md §6.5). The mock has no rooms and no presence.
 //!
 //! * `next_batch` is `s<pos>`, the server's stream position. Events with a position
 //!   after `since` are delivered; those at or before it are acknowledged and deleted,
@@ -16,8 +16,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use super::{Auth, Route};
-use crate::core::Ctx;
+use super::route::{Auth, Route};
+use crate::context::Ctx;
 use crate::{MatrixError, Response};
 
 pub(crate) fn routes() -> Vec<Route> {

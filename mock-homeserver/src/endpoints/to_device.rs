@@ -1,7 +1,8 @@
-//! `PUT /_matrix/client/v3/sendToDevice/{eventType}/{txnId}` (protocol.md §6.1, §6.5).
+//! `PUT /_matrix/client/v3/sendToDevice/{eventType}/{txnId}` (docs/protocol.md §6.1, §6.5).
 //!
 //! * Idempotent per `(access token, event type, txn id)`: a repeat answers `200 {}`
-//!   and delivers nothing again (whatever its body).
+//!   and delivers nothing again (whatever its body). The server remembers the last
+//!   10,000 transactions (`transactions.rs`), so that its memory stays bounded.
 //! * `*` as a device ID fans out to every device of that user; unknown users and
 //!   devices are skipped silently, as Synapse does.
 //! * Events reach the recipients' `/sync` as `{"type", "sender", "content"}`.
@@ -11,9 +12,10 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{Auth, Route};
-use crate::core::state::DelayedToDevice;
-use crate::core::Ctx;
+use super::route::{Auth, Route};
+use crate::context::Ctx;
+use crate::state::DelayedToDevice;
+use crate::transactions::TxnKey;
 use crate::{Fault, MatrixError, Response};
 
 pub(crate) fn routes() -> Vec<Route> {
@@ -37,14 +39,14 @@ fn send_to_device(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
     let event_type = ctx.param(0).to_owned();
     let txn_id = ctx.param(1).to_owned();
     let token = ctx.req.access_token().unwrap_or_default();
-    let txn = (token, event_type.clone(), txn_id);
+    let txn = TxnKey::new(&token, &event_type, &txn_id);
     if ctx.state.to_device_txns.contains(&txn) {
         return Ok(Response::ok(json!({})));
     }
 
     let body = ctx.req.json_object()?;
     let messages = parse_messages(&body)?;
-    ctx.state.to_device_txns.insert(txn);
+    ctx.state.to_device_txns.remember(txn);
 
     let disposition = disposition(ctx, &event_type);
     for (user_id, by_device) in messages {

@@ -1,10 +1,10 @@
-//! User-interactive authentication (protocol.md §8.1), shared by `/register`,
+//! User-interactive authentication (docs/protocol.md §8.1), shared by `/register`,
 //! `/login/get_token` and `/keys/device_signing/upload`.
 
 use serde_json::{json, Map, Value};
 
-use crate::core::state::UiaSession;
-use crate::core::Ctx;
+use crate::context::Ctx;
+use crate::state::UiaSession;
 use crate::MatrixError;
 
 /// Whose password `m.login.password` must match.

@@ -1,4 +1,4 @@
-//! Cross-signing keys (spec §7.4) and the checks of
+//! Cross-signing keys (docs/protocol.md §7.4) and the checks of
 //! `POST /keys/device_signing/upload`.
 //!
 //! A cross-signing key object is

@@ -1,4 +1,4 @@
-//! Typed MSC3906 messages (the plaintexts M1–M8 of protocol.md §1.1) in the
+//! Typed MSC3906 messages (the plaintexts M1–M8 of docs/protocol.md §1.1) in the
 //! deployed v1 dialect and the MSC-head v2 dialect (§1.4).
 //!
 //! [`Message::to_json`] emits the exact wire shape of the tables;
@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::Intent;
 
-/// Which MSC3906 message vocabulary a flow speaks (protocol.md §0, §1.4).
+/// Which MSC3906 message vocabulary a flow speaks (docs/protocol.md §0, §1.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Dialect {
     /// Deployed: `m.login.progress` / `m.login.finish` with `outcome`.

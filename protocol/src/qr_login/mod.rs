@@ -1,4 +1,4 @@
-//! Sign in with QR code: the MSC3906 messages (both dialects, protocol.md §1)
+//! Sign in with QR code: the MSC3906 messages (both dialects, docs/protocol.md §1)
 //! and the QR code JSON (§2) that bootstraps the MSC3903 secure channel.
 //!
 //! This module is pure data: it builds and parses wire shapes and never
@@ -15,7 +15,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// MSC3903 v2 channel algorithm, unstable name. Deployed clients send it and
-/// put it into the HKDF info (protocol.md §4.2, D1).
+/// put it into the HKDF info (docs/protocol.md §4.2, D1).
 pub const ALGORITHM_V2_UNSTABLE: &str = "org.matrix.msc3903.rendezvous.v2.curve25519-aes-sha256";
 /// MSC3903 v2 channel algorithm, stable name from the MSC text (D1).
 pub const ALGORITHM_V2_STABLE: &str = "m.rendezvous.v2.curve25519-aes-sha256";
@@ -49,7 +49,7 @@ pub fn is_login_token_protocol(protocol: &str) -> bool {
 }
 
 /// The sender's role in the sign-in, as carried in the QR code and in the
-/// incompatible-intent message (protocol.md §0, §1.3).
+/// incompatible-intent message (docs/protocol.md §0, §1.3).
 ///
 /// Its serde form is the wire string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -105,7 +105,7 @@ impl FromStr for Intent {
     }
 }
 
-/// The base64 engine of protocol.md's conventions: standard alphabet,
+/// The base64 engine of docs/protocol.md's conventions: standard alphabet,
 /// unpadded on output, padding optional and trailing bits tolerated on input.
 pub(crate) const B64: ::base64::engine::GeneralPurpose = ::base64::engine::GeneralPurpose::new(
     &::base64::alphabet::STANDARD,

@@ -1,4 +1,4 @@
-//! The QR code JSON of MSC3906 as js-sdk emits it (protocol.md §2) and the
+//! The QR code JSON of MSC3906 as js-sdk emits it (docs/protocol.md §2) and the
 //! scanner-side parser of the simulated new device.
 
 use ::base64::Engine as _;

@@ -1,4 +1,4 @@
-//! B's approval phase (protocol.md §1.1 steps 4–12, §5): the login-token support
+//! B's approval phase (docs/protocol.md §1.1 steps 4–12, §5): the login-token support
 //! check, the protocol offer, the user's choice and the MSC3882 token with UIA.
 
 use protocol::qr_login::{Message, PROTOCOL_LOGIN_TOKEN};

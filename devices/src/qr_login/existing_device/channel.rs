@@ -1,4 +1,4 @@
-//! B's rendezvous phase (protocol.md §1.1 C1–C4, §1.7 step 3): the QR code B shows
+//! B's rendezvous phase (docs/protocol.md §1.1 C1–C4, §1.7 step 3): the QR code B shows
 //! or scans, the secure channel, and the reading of A's messages (M4, M7).
 
 use protocol::qr_login::{is_login_token_protocol, Intent, Message};

@@ -1,5 +1,5 @@
 //! The existing device (B): bootstraps a signed-in device with keys, then runs
-//! MSC3906 as the approving side (protocol.md §1.1, §1.5 steps 16–19) and serves the
+//! MSC3906 as the approving side (docs/protocol.md §1.1, §1.5 steps 16–19) and serves the
 //! new device's secret requests (§6.3).
 //!
 //! One file per phase of the protocol:
@@ -92,7 +92,8 @@ impl std::fmt::Debug for ExistingDevice {
 impl ExistingDevice {
     /// A B for `config`.
     pub fn new(config: ExistingDeviceConfig) -> Self {
-        let flow = Flow::new(config.seed, config.dialect.into(), config.poll_ms);
+        let mut flow = Flow::new(config.seed, config.dialect.into(), config.poll_ms);
+        flow.silent_security_abort = config.knobs.silent_security_abort;
         Self {
             boot: Bootstrap::new(&config),
             config,

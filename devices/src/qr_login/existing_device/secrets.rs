@@ -1,4 +1,4 @@
-//! B's secrets phase (protocol.md §6.3): `/sync` for A's `m.secret.request`s, the
+//! B's secrets phase (docs/protocol.md §6.3): `/sync` for A's `m.secret.request`s, the
 //! rules for answering, an Olm session from a claimed one-time key, and the
 //! encrypted `m.secret.send`. Between two `/sync`s B also reads the rendezvous: A
 //! checks M8 only after B sent it (steps 20–22), so A's security error, or another

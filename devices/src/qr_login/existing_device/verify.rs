@@ -1,4 +1,4 @@
-//! B's verification phase (protocol.md §1.5 steps 16–19): A's device on the
+//! B's verification phase (docs/protocol.md §1.5 steps 16–19): A's device on the
 //! homeserver within the bounded wait, its key compared with M7, A marked verified,
 //! the cross-signature uploaded, then M8.
 
@@ -135,6 +135,9 @@ impl ExistingDevice {
         }
         if knobs.omit_master_key {
             master_key = None;
+        }
+        if knobs.announce_self_signing_key_as_master {
+            master_key = me.cross_signing.as_ref().map(|cs| cs.public_key(KeyUsage::SelfSigning).to_base64());
         }
         let message = Message::Verified { verifying_device_id: id, verifying_device_key: key, master_key };
         self.send(State::SendingVerified, &message)

@@ -1,8 +1,12 @@
-//! A's rendezvous phase (protocol.md §1.1 C1–C4, M1, M3/M4, §1.7 step 3): the QR
+//! A's rendezvous phase (docs/protocol.md §1.1 C1–C4, M1, M3/M4, §1.7 step 3): the QR
 //! code A shows or scans, the secure channel, the intent check and the protocol
 //! choice, and the reading of every later channel message.
 
 use protocol::qr_login::{is_login_token_protocol, Intent, Message, PROTOCOL_LOGIN_TOKEN};
+
+/// The protocol A chooses with the knob `choose-unoffered-protocol`: one no device
+/// offers.
+const UNOFFERED_PROTOCOL: &str = "org.example.not_offered";
 
 use super::{NewDevice, State};
 use crate::events::{Decision, Outcome};
@@ -81,7 +85,12 @@ impl NewDevice {
         if !protocols.iter().any(|p| is_login_token_protocol(p)) {
             return self.flow.end_with(Some(Message::Unsupported), Outcome::Unsupported);
         }
-        self.send(State::SendingProtocol, &Message::Protocol { protocol: PROTOCOL_LOGIN_TOKEN.to_owned() })
+        let protocol = if self.config.knobs.choose_unoffered_protocol {
+            UNOFFERED_PROTOCOL.to_owned()
+        } else {
+            PROTOCOL_LOGIN_TOKEN.to_owned()
+        };
+        self.send(State::SendingProtocol, &Message::Protocol { protocol })
     }
 
     pub(super) fn on_channel(&mut self, now: u64, result: HttpResult) -> Step {

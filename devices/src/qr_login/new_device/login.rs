@@ -1,4 +1,4 @@
-//! A's login phase (protocol.md §1.1 steps 13–15): the token login, the device keys
+//! A's login phase (docs/protocol.md §1.1 steps 13–15): the token login, the device keys
 //! and one-time keys upload, and M7 (or M7′ without E2EE).
 
 use protocol::qr_login::{LoginDevice, Message};

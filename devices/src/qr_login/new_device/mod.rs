@@ -1,6 +1,6 @@
 //! The new device (A): signs in with the login token B provides, sets up its Olm
 //! identity, checks B and the master key (steps 20–22, in that order), then requests
-//! and validates the secrets (step 23, protocol.md §6.2).
+//! and validates the secrets (step 23, docs/protocol.md §6.2).
 //!
 //! One file per phase of the protocol:
 //! * [`channel`]: the rendezvous, the QR code, the secure channel and the messages
@@ -40,6 +40,7 @@ enum State {
     LoggingIn,
     Uploading,
     SendingSuccess { e2ee: bool },
+    EarlyRequests,
     QueryOwn,
     AwaitVerified,
     BackupVersion,
@@ -77,6 +78,7 @@ impl NewDevice {
     pub fn new(config: NewDeviceConfig) -> Self {
         let mut flow = Flow::new(config.seed, config.dialect.into(), config.poll_ms);
         flow.send_twice = config.knobs.send_messages_twice;
+        flow.silent_security_abort = config.knobs.silent_security_abort;
         Self {
             config,
             flow,
@@ -125,6 +127,7 @@ impl NewDevice {
             State::LoggingIn => self.on_logged_in(result),
             State::Uploading => self.on_uploaded(result),
             State::SendingSuccess { e2ee } => self.on_success_sent(result, e2ee),
+            State::EarlyRequests => self.on_early_request_sent(result),
             State::QueryOwn => self.on_own_keys(now, result),
             State::BackupVersion => self.on_backup_version(now, result),
             State::Outbox => self.on_outbox_sent(now, result),

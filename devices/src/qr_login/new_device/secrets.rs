@@ -1,4 +1,4 @@
-//! A's secrets phase (protocol.md §1.5 step 23, §6): the requests to B, the `/sync`
+//! A's secrets phase (docs/protocol.md §1.5 step 23, §6): the requests to B, the `/sync`
 //! loop, the acceptance rules of §6.2 in order, and the cancellations of rule 9.
 
 use protocol::keys::{Curve25519PublicKey, Ed25519PublicKey};

@@ -1,4 +1,4 @@
-//! `POST /_matrix/client/v3/keys/claim` (protocol.md §7.3).
+//! `POST /_matrix/client/v3/keys/claim` (docs/protocol.md §7.3).
 //!
 //! Each one-time key is handed out once (lowest key ID first); when a device has none
 //! of the algorithm left, its fallback key of that algorithm is returned and kept;
@@ -8,8 +8,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{algorithm_of, remote_failure, server_name_of};
-use crate::core::Ctx;
+use super::common::{algorithm_of, remote_failure, server_name_of};
+use crate::context::Ctx;
 use crate::{MatrixError, Response};
 
 /// A device ID and the algorithm of the key claimed for it.

@@ -1,4 +1,4 @@
-//! `POST /_matrix/client/v3/keys/query` (protocol.md §7.2).
+//! `POST /_matrix/client/v3/keys/query` (docs/protocol.md §7.2).
 //!
 //! * The answer always has `device_keys`, `failures`, `master_keys`,
 //!   `self_signing_keys` and `user_signing_keys`.
@@ -13,9 +13,10 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{remote_failure, server_name_of, tamper};
-use crate::core::state::User;
-use crate::core::Ctx;
+use super::common::{remote_failure, server_name_of};
+use super::tamper;
+use crate::context::Ctx;
+use crate::state::User;
 use crate::{MatrixError, Response};
 
 pub(super) fn query(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {

@@ -12,7 +12,7 @@ use protocol::keys::Ed25519Keypair;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::core::Ctx;
+use crate::context::Ctx;
 use crate::{CrossSigningKeyKind, Fault, FaultField};
 
 /// Applies every matching fault to a `/keys/query` answer: hiding first, then

@@ -1,4 +1,4 @@
-//! `POST /_matrix/client/v3/keys/upload` (protocol.md §7.1).
+//! `POST /_matrix/client/v3/keys/upload` (docs/protocol.md §7.1).
 //!
 //! * `device_keys` must name the caller's user and device (Synapse's exact
 //!   `M_BAD_JSON` messages, checked before the shape), then carry `user_id`,
@@ -12,9 +12,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{algorithm_of, one_time_key_counts};
-use crate::core::state::Device;
-use crate::core::Ctx;
+use super::common::{algorithm_of, one_time_key_counts};
+use crate::context::Ctx;
+use crate::state::Device;
 use crate::{MatrixError, Response};
 
 pub(super) fn upload(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {

@@ -1,9 +1,9 @@
-//! The journal: every exchange the server answered, in arrival order.
+//! The journal as its readers see it: one entry per exchange, bodies parsed.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::Caller;
+use crate::request::Caller;
 
 pub use protocol::ROLE_HEADER;
 

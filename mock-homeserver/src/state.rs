@@ -1,13 +1,15 @@
 //! Everything the server remembers between requests.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde_json::Value;
 
 use crate::fault::ActiveFault;
-use crate::{Caller, JournalEntry, Profile};
+use crate::request::Caller;
+use crate::transactions::Transactions;
+use crate::Profile;
 
 /// A device of a user.
 #[derive(Debug, Clone, Default)]
@@ -88,13 +90,15 @@ pub(crate) struct State {
     pub login_tokens: HashMap<String, LoginToken>,
     pub uia_sessions: HashMap<String, UiaSession>,
     pub rendezvous: BTreeMap<String, RendezvousSession>,
-    /// Seen `(access token, event type, txn id)` of `sendToDevice`.
-    pub to_device_txns: HashSet<(String, String, String)>,
+    /// The recent `(access token, event type, txn id)` of `sendToDevice`.
+    pub to_device_txns: Transactions,
     pub delayed_to_device: Vec<DelayedToDevice>,
     /// The sync stream position; every event and change takes the next one.
     pub stream_pos: u64,
     pub faults: Vec<ActiveFault>,
-    pub journal: Vec<JournalEntry>,
+    /// When each device last made a journaled request (by the server clock), for the
+    /// devices API's `last_seen_ts`.
+    pub last_seen_ms: HashMap<Caller, u64>,
     /// Set by a handler when a long-polling `/sync` may have something new.
     pub wake: bool,
 }
@@ -109,11 +113,11 @@ impl State {
             login_tokens: HashMap::new(),
             uia_sessions: HashMap::new(),
             rendezvous: BTreeMap::new(),
-            to_device_txns: HashSet::new(),
+            to_device_txns: Transactions::default(),
             delayed_to_device: Vec::new(),
             stream_pos: 0,
             faults: Vec::new(),
-            journal: Vec::new(),
+            last_seen_ms: HashMap::new(),
             wake: false,
         }
     }
@@ -199,6 +203,16 @@ impl State {
             device.inbox.push((pos, event));
         }
         self.wake = true;
+    }
+
+    /// Records that a device made a request now.
+    pub fn seen(&mut self, caller: &Caller, now_ms: u64) {
+        match self.last_seen_ms.get_mut(caller) {
+            Some(seen) => *seen = now_ms,
+            None => {
+                self.last_seen_ms.insert(caller.clone(), now_ms);
+            }
+        }
     }
 
     /// The user and device of an access token.
