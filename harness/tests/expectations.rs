@@ -44,6 +44,8 @@ fn result(name: &str, verdict: Verdict) -> ScenarioResult {
     ScenarioResult {
         name: name.into(),
         title: String::new(),
+        steps: vec![],
+        implementation: None,
         verdict,
         failures,
         duration_ms: 5,
