@@ -277,12 +277,19 @@ fn property<'a>(suite: Node<'a, '_>, name: &str) -> Option<&'a str> {
 #[test]
 fn the_implementation_and_role_under_test_are_properties() {
     let results = all_results();
-    let xml = junit::junit_xml(&results, "conformance", &run(1, Some(("matrix-js-sdk 34.9.0 <&>", RoleKind::Registrar))));
+    let xml = junit::junit_xml(
+        &results,
+        "conformance",
+        &run(1, Some(("matrix-js-sdk 34.9.0 <&>", RoleKind::Registrar))),
+    );
     let doc = Document::parse(&xml).unwrap_or_else(|e| panic!("invalid XML: {e}\n{xml}"));
     let suite = doc.root_element().first_element_child().expect("a suite");
     assert_eq!(property(suite, "implementation"), Some("matrix-js-sdk 34.9.0 <&>"));
     assert_eq!(property(suite, "role"), Some("registrar"));
-    assert_eq!(property(suite, "harness"), Some(format!("conformance {}", env!("CARGO_PKG_VERSION")).as_str()));
+    assert_eq!(
+        property(suite, "harness"),
+        Some(format!("conformance {}", env!("CARGO_PKG_VERSION")).as_str())
+    );
 
     let simulated = junit_xml(&results, "conformance", 1);
     let doc = Document::parse(&simulated).expect("valid XML");
@@ -308,9 +315,13 @@ fn an_adapters_stderr_is_system_err_and_notes_are_system_out_whatever_the_verdic
     let suite = doc.root_element().first_element_child().expect("a suite");
     for result in &results[..results.len() - 1] {
         let case = testcase(suite, &result.name);
-        let err = child(case, "system-err").and_then(|n| n.text()).unwrap_or_else(|| panic!("{}: no system-err", result.name));
+        let err = child(case, "system-err")
+            .and_then(|n| n.text())
+            .unwrap_or_else(|| panic!("{}: no system-err", result.name));
         assert_eq!(err, format!("Traceback (most recent call last):\n  boom {NASTY_CLEAN}\n"));
-        let out = child(case, "system-out").and_then(|n| n.text()).unwrap_or_else(|| panic!("{}: no system-out", result.name));
+        let out = child(case, "system-out")
+            .and_then(|n| n.text())
+            .unwrap_or_else(|| panic!("{}: no system-out", result.name));
         assert!(out.contains(note), "{}: {out}", result.name);
     }
     let quiet = testcase(suite, "register/quiet");

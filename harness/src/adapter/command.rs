@@ -106,7 +106,10 @@ pub fn check(command: &str, path_var: Option<&OsStr>, cwd: &Path) -> Result<(), 
     }
     for word in &words[1..] {
         let is_script = !word.starts_with('-')
-            && Path::new(word).extension().and_then(OsStr::to_str).is_some_and(|e| SCRIPT_EXTENSIONS.contains(&e));
+            && Path::new(word)
+                .extension()
+                .and_then(OsStr::to_str)
+                .is_some_and(|e| SCRIPT_EXTENSIONS.contains(&e));
         if is_script && !cwd.join(word).is_file() {
             return Err(format!(
                 "--client \"{command}\": the script `{word}` does not exist (relative to {})",
@@ -124,8 +127,14 @@ mod tests {
     #[test]
     fn words_are_split_as_sh_does_for_plain_text() {
         let words = |c: &str| plain_words(c).map(|w| w.join("|"));
-        assert_eq!(words("python3  adapters/a.py --role x").as_deref(), Some("python3|adapters/a.py|--role|x"));
-        assert_eq!(words(r#""/opt/my adapter/run" 'a b' c\ d"#).as_deref(), Some("/opt/my adapter/run|a b|c d"));
+        assert_eq!(
+            words("python3  adapters/a.py --role x").as_deref(),
+            Some("python3|adapters/a.py|--role|x")
+        );
+        assert_eq!(
+            words(r#""/opt/my adapter/run" 'a b' c\ d"#).as_deref(),
+            Some("/opt/my adapter/run|a b|c d")
+        );
         assert_eq!(words(r#"x "a\"b\\c""#).as_deref(), Some(r#"x|a"b\c"#));
         assert_eq!(words("node ''").as_deref(), Some("node|"));
         for expands in ["$HOME/a", "a | b", "a > log", "x `y`", "~/bin/a", "a *.py", "\"$X\"", "'open"] {
@@ -141,7 +150,10 @@ mod tests {
         check("sh -c 'exit 89'", path, &root).expect("sh is on PATH");
         check("sh adapters/python/example_adapter.py", path, &root).expect("the script exists");
         let error = check("does-not-exist --role new-device", path, &root).unwrap_err();
-        assert_eq!(error, "--client \"does-not-exist --role new-device\": `does-not-exist` is not a program on PATH");
+        assert_eq!(
+            error,
+            "--client \"does-not-exist --role new-device\": `does-not-exist` is not a program on PATH"
+        );
         let error = check("./adapters/python/nope", path, &root).unwrap_err();
         assert!(error.ends_with("`./adapters/python/nope` is not an executable file"), "{error}");
         let error = check("sh adapters/python/missing_adapter.py", path, &root).unwrap_err();

@@ -69,12 +69,7 @@ pub fn label_cell(label: &str, colour: bool) -> String {
 /// while the run goes on).
 pub fn result_lines(result: &ScenarioResult, expected_failure: Option<&str>, colour: bool) -> String {
     let label = report_label(result.verdict, expected_failure.is_some());
-    let mut out = format!(
-        "{} {:<56} {:>6} ms\n",
-        label_cell(label, colour),
-        result.name,
-        result.duration_ms
-    );
+    let mut out = format!("{} {:<56} {:>6} ms\n", label_cell(label, colour), result.name, result.duration_ms);
     let notes = || result.notes.iter().map(|n| format!("  note: {n}\n")).collect::<String>();
     match (result.verdict, expected_failure) {
         (Verdict::Fail, Some(reason)) => {
@@ -102,7 +97,12 @@ pub fn result_lines(result: &ScenarioResult, expected_failure: Option<&str>, col
 /// The progress line while scenarios run: `None` until one has run for
 /// [`PROGRESS_AFTER`]; then how many ended and the running ones, the longest first,
 /// cut to `width` characters.
-pub fn progress_line(running: &[(String, Duration)], ended: usize, total: usize, width: usize) -> Option<String> {
+pub fn progress_line(
+    running: &[(String, Duration)],
+    ended: usize,
+    total: usize,
+    width: usize,
+) -> Option<String> {
     if !running.iter().any(|(_, for_how_long)| *for_how_long >= PROGRESS_AFTER) {
         return None;
     }

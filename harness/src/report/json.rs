@@ -18,7 +18,7 @@ pub const REPORT_VERSION: u32 = 1;
 #[derive(Debug, Serialize)]
 pub struct JsonReport<'a> {
     /// [`REPORT_VERSION`].
-    pub report_version: u32,
+    pub version: u32,
     /// `conformance <version>`.
     pub harness: String,
     /// The implementation under test, as its adapter's `ready` event named it.
@@ -104,7 +104,7 @@ pub fn report<'a>(results: &'a [ScenarioResult], run: &'a RunInfo) -> JsonReport
     let summary = Summary::of(results);
     let counts = summary.counts.iter().map(|(label, n)| ((*label).to_owned(), (*n).into())).collect();
     JsonReport {
-        report_version: REPORT_VERSION,
+        version: REPORT_VERSION,
         harness: harness_name(),
         implementation: run.implementation.as_deref(),
         role: run.role.map(|r| r.name()),

@@ -86,8 +86,9 @@ pub struct Summary {
 impl Summary {
     /// The summary of `results`.
     pub fn of(results: &[ScenarioResult]) -> Self {
-        let counts =
-            REPORT_LABELS.iter().map(|label| (*label, results.iter().filter(|r| r.label() == *label).count()));
+        let counts = REPORT_LABELS
+            .iter()
+            .map(|label| (*label, results.iter().filter(|r| r.label() == *label).count()));
         Summary {
             total: results.len(),
             counts: counts.collect(),

@@ -361,8 +361,10 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
     let (end, reported_reason) = match handshake(&mut adapter, ready_by, setup, kick_off).await {
         Err(error) => (devices::engine::RunEnd::External(error), false),
         Ok(ready) => {
-            recorder
-                .push(Entry::Note { actor: Actor::Role(client.kind), text: format!("adapter ready: {ready}") });
+            recorder.push(Entry::Note {
+                actor: Actor::Role(client.kind),
+                text: format!("adapter ready: {ready}"),
+            });
             implementation = Some(ready);
             let mut seat = AdapterSeat::new(&mut adapter, run_deadline + Duration::from_secs(1));
             let external = External { kind: client.kind, seat: &mut seat, reports_outcome: true };

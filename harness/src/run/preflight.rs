@@ -22,7 +22,11 @@ impl OutputFile {
         }
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !parent.is_dir() {
-            return Err(format!("{option} {}: the directory {} does not exist", path.display(), parent.display()));
+            return Err(format!(
+                "{option} {}: the directory {} does not exist",
+                path.display(),
+                parent.display()
+            ));
         }
         let file = OpenOptions::new()
             .write(true)

@@ -179,7 +179,8 @@ pub fn stderr_tail(stderr: &str, lines: usize) -> Vec<String> {
 
 /// Every label a result can have in a report, in report order: the verdicts' own,
 /// and `XFAIL` and `XPASS` for the scenarios an expectations file expects to fail.
-pub const REPORT_LABELS: [&str; 7] = ["PASS", "NON-STRICT", "UNIMPLEMENTED", "SKIPPED", "XFAIL", "XPASS", "FAIL"];
+pub const REPORT_LABELS: [&str; 7] =
+    ["PASS", "NON-STRICT", "UNIMPLEMENTED", "SKIPPED", "XFAIL", "XPASS", "FAIL"];
 
 /// The report label of a verdict, given whether an expectations file expects the
 /// scenario to fail: `XFAIL` for an expected FAIL, `XPASS` for a stale one (PASS or
@@ -198,10 +199,8 @@ mod tests {
 
     #[test]
     fn the_report_labels_are_every_label_a_result_can_have() {
-        let mut labels: Vec<&str> = Verdict::ALL
-            .iter()
-            .flat_map(|v| [report_label(*v, false), report_label(*v, true)])
-            .collect();
+        let mut labels: Vec<&str> =
+            Verdict::ALL.iter().flat_map(|v| [report_label(*v, false), report_label(*v, true)]).collect();
         labels.sort_unstable();
         labels.dedup();
         let mut listed = REPORT_LABELS.to_vec();

@@ -211,7 +211,8 @@ order = ["R -> HS: POST /register"]
         };
         let scenarios = vec![scenario("register/first"), scenario("register/second")];
         let watching = activity.clone();
-        let task = tokio::spawn(async move { in_parallel(scenarios, 1, watched(&watching, run), |_| {}).await });
+        let task =
+            tokio::spawn(async move { in_parallel(scenarios, 1, watched(&watching, run), |_| {}).await });
         // With one job, the first scenario runs (and waits) while the second waits its turn.
         let until = Instant::now() + Duration::from_secs(10);
         while activity.running().is_empty() {

@@ -31,6 +31,14 @@ pub enum Flow {
 }
 
 impl Flow {
+    /// The name a scenario file gives it (`flow = "…"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Flow::QrLogin => "qr-login",
+            Flow::Register => "register",
+        }
+    }
+
     /// The roles a scenario of this flow has, all of them.
     pub fn roles(self) -> &'static [RoleKind] {
         match self {

@@ -65,8 +65,8 @@ struct RunArgs {
     #[arg(long, value_name = "PATTERN")]
     filter: Vec<String>,
     /// Scenarios run at once (default: one per core; at least 1).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    jobs: Option<u64>,
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    jobs: Option<usize>,
     /// Exit 0 even when nothing was verified (no scenario matched, or every one was
     /// skipped or unimplemented).
     #[arg(long)]
@@ -173,6 +173,16 @@ enum Cmd {
         /// The scenario file.
         path: PathBuf,
     },
+}
+
+/// A count of at least 1 (`--jobs`): 0 would run nothing, so it is refused rather
+/// than read as 1.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (0 scenarios at once would run nothing)".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a count: {e}")),
+    }
 }
 
 fn main() -> ExitCode {

@@ -127,14 +127,13 @@ pub async fn run(args: RunArgs, colour: ColourChoice) -> Result<ExitStatus, Stri
     for result in &skipped {
         console.print(&console::result_lines(result, None, console.colour));
     }
-    let jobs = args
-        .jobs
-        .and_then(|j| usize::try_from(j).ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let jobs =
+        args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
     let started = Instant::now();
     let activity = Activity::default();
-    let progress = console::progress_enabled(std::io::stderr().is_terminal(), std::env::var_os("TERM").as_deref())
-        .then(|| show_progress(console.clone(), activity.clone(), to_run.len()));
+    let progress =
+        console::progress_enabled(std::io::stderr().is_terminal(), std::env::var_os("TERM").as_deref())
+            .then(|| show_progress(console.clone(), activity.clone(), to_run.len()));
     let on_done = |r: &ScenarioResult| {
         let expected = expectations.expected_failure(&r.name).map(|rule| rule.reason.as_str());
         console.print(&console::result_lines(r, expected, console.colour));
