@@ -253,20 +253,23 @@ fn real_reports_fit_the_schema_with_every_verdict_as_the_console_names_it() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A change that makes a report invalid.
+type Breaks = fn(&mut Value);
+
 #[test]
 fn the_schema_refuses_what_version_1_does_not_allow() {
     let dir = scratch("report-schema-refuses");
     let (_, report, _) = real_reports(&dir).remove(0);
     std::fs::remove_dir_all(&dir).unwrap();
     assert_valid(&report);
-    let broken: [(&str, Box<dyn Fn(&mut Value)>); 7] = [
-        ("another version", Box::new(|r| r["version"] = json!(2))),
-        ("a verdict the console never prints", Box::new(|r| r["scenarios"][0]["verdict"] = json!("Fail"))),
-        ("a failure as a string", Box::new(|r| r["scenarios"][0]["failures"] = json!(["order[0]: never"]))),
-        ("no summary", Box::new(|r| _ = r.as_object_mut().unwrap().remove("summary"))),
-        ("an unknown key", Box::new(|r| r["scenarios"][0]["extra"] = json!(1))),
-        ("a negative duration", Box::new(|r| r["summary"]["duration_ms"] = json!(-1))),
-        ("exit code 2, which writes no report", Box::new(|r| r["summary"]["exit_code"] = json!(2))),
+    let broken: [(&str, Breaks); 7] = [
+        ("another version", |r| r["version"] = json!(2)),
+        ("a verdict the console never prints", |r| r["scenarios"][0]["verdict"] = json!("Fail")),
+        ("a failure as a string", |r| r["scenarios"][0]["failures"] = json!(["order[0]: never"])),
+        ("no summary", |r| _ = r.as_object_mut().unwrap().remove("summary")),
+        ("an unknown key", |r| r["scenarios"][0]["extra"] = json!(1)),
+        ("a negative duration", |r| r["summary"]["duration_ms"] = json!(-1)),
+        ("exit code 2, which writes no report", |r| r["summary"]["exit_code"] = json!(2)),
     ];
     for (what, breaks) in broken {
         let mut report = report.clone();
