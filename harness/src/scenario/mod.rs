@@ -120,3 +120,15 @@ impl Scenario {
         self.roles.iter().find(|r| r.kind == role)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Flow;
+
+    #[test]
+    fn a_flow_s_name_is_the_one_a_scenario_file_writes() {
+        for flow in [Flow::QrLogin, Flow::Register] {
+            assert_eq!(serde_json::to_value(flow).unwrap(), flow.name());
+        }
+    }
+}
