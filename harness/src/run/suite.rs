@@ -1,4 +1,5 @@
-//! Running many scenarios in parallel, and the summary of their results.
+//! Running many scenarios in parallel, what is running at a given moment (for a
+//! progress line), and whether the results add up to a successful run.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
