@@ -59,9 +59,9 @@ impl ExitStatus {
     }
 }
 
-/// The `Exit status:` section of `conformance run --help`.
+/// The exit-status section of `conformance --help` and `conformance run --help`.
 pub fn exit_status_help() -> String {
-    let mut out = String::from("Exit status:\n");
+    let mut out = String::from("Exit status of `conformance run`:\n");
     for status in ExitStatus::ALL {
         out.push_str(&format!("  {}  {}\n", status.code(), status.meaning()));
     }
