@@ -100,6 +100,11 @@ fn output_paths_are_checked_before_anything_runs() {
         assert!(ran.stderr.starts_with(&format!("conformance: {option} {path}")), "{}", ran.said());
         assert!(ran.stderr.contains(why), "{option}: {}", ran.said());
     }
+    // A run that stops on an error after the check leaves no empty report behind.
+    let report = dir.join("r.json");
+    let ran = run_in(&root, &["run", "--json", report.to_str().unwrap(), "no-such-file.toml"]);
+    assert_eq!(ran.code, 2, "{}", ran.said());
+    assert!(!report.exists(), "{}", ran.said());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

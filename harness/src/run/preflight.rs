@@ -6,11 +6,15 @@ use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// An output file opened before the run (so it is known to be writable) and written
-/// after it. What the file held before stays until [`OutputFile::write`].
+/// after it. What the file held before stays until [`OutputFile::write`]; a file that
+/// did not exist before and is never written (the run stopped on an error) is removed
+/// again, so that no empty report is left behind.
 #[derive(Debug)]
 pub struct OutputFile {
     path: PathBuf,
     file: File,
+    created: bool,
+    written: bool,
 }
 
 impl OutputFile {
@@ -28,13 +32,14 @@ impl OutputFile {
                 parent.display()
             ));
         }
+        let created = !path.exists();
         let file = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(false)
             .open(path)
             .map_err(|e| format!("{option} {}: cannot write: {e}", path.display()))?;
-        Ok(OutputFile { path: path.to_owned(), file })
+        Ok(OutputFile { path: path.to_owned(), file, created, written: false })
     }
 
     /// Replaces the file's content with `text`.
@@ -43,12 +48,22 @@ impl OutputFile {
         self.file.set_len(0).map_err(fail)?;
         self.file.rewind().map_err(fail)?;
         self.file.write_all(text.as_bytes()).map_err(fail)?;
-        self.file.flush().map_err(fail)
+        self.file.flush().map_err(fail)?;
+        self.written = true;
+        Ok(())
     }
 
     /// The path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        if self.created && !self.written {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -91,6 +106,22 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "old content that is longer");
         file.write("new").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_new_file_that_is_never_written_is_removed_and_an_old_one_kept() {
+        let dir = scratch("unwritten");
+        let new = dir.join("new.json");
+        drop(OutputFile::open(&new, "--json").unwrap());
+        assert!(!new.exists(), "no empty report is left behind");
+        let old = dir.join("old.json");
+        std::fs::write(&old, "the last run's report").unwrap();
+        drop(OutputFile::open(&old, "--json").unwrap());
+        assert_eq!(std::fs::read_to_string(&old).unwrap(), "the last run's report");
+        let written = dir.join("written.json");
+        OutputFile::open(&written, "--json").unwrap().write("{}").unwrap();
+        assert_eq!(std::fs::read_to_string(&written).unwrap(), "{}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
