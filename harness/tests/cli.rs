@@ -302,10 +302,12 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     assert!(forced.stdout.contains(green_pass), "--color always: {}", forced.said());
 }
 
-/// An adapter that holds its scenario until `release` exists, then says it
-/// implements nothing: a scenario that runs as long as the test wants.
+/// An adapter that says it is ready, holds its scenario until `release` exists, then
+/// says it implements nothing: a scenario that runs as long as the test wants (within
+/// its deadline).
 fn held_adapter(release: &Path) -> String {
-    format!("sh -c 'while [ ! -e {} ]; do sleep 0.05; done; exit 89'", release.display())
+    let ready = r#"echo "{\"event\":\"ready\",\"implementation\":\"held\"}""#;
+    format!("sh -c '{ready}; while [ ! -e {} ]; do sleep 0.05; done; exit 89'", release.display())
 }
 
 /// Creates the release file when dropped, so that a failing test never leaves the
