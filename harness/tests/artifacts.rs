@@ -49,6 +49,7 @@ fn result(name: &str, verdict: Verdict) -> ScenarioResult {
         notes: vec![],
         stderr: String::new(),
         expected_failure: None,
+        expectation_mismatch: None,
     }
 }
 

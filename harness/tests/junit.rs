@@ -35,6 +35,7 @@ fn result(name: &str, verdict: Verdict, failures: Vec<Failure>) -> ScenarioResul
         notes: vec![],
         stderr: String::new(),
         expected_failure: None,
+        expectation_mismatch: None,
     }
 }
 

@@ -83,6 +83,7 @@ fn result(transcript: Vec<TranscriptEntry>, verdict: Verdict, failures: Vec<Fail
         notes: vec![],
         stderr: String::new(),
         expected_failure: None,
+        expectation_mismatch: None,
     }
 }
 

@@ -137,5 +137,6 @@ pub fn conclude(run: Outcome<'_>) -> ScenarioResult {
         notes: Vec::new(),
         stderr: stderr.unwrap_or_default(),
         expected_failure: None,
+        expectation_mismatch: None,
     }
 }

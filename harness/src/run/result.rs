@@ -51,6 +51,11 @@ pub struct ScenarioResult {
     /// expectation and does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_failure: Option<String>,
+    /// Set by [`crate::expectations::apply`] when the verdict disagrees with the
+    /// expectations file's `[[non-strict]]` entries (a listed NON-STRICT that passed,
+    /// or a NON-STRICT the file does not list): the message, and the run fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expectation_mismatch: Option<String>,
 }
 
 impl ScenarioResult {
@@ -82,6 +87,7 @@ impl ScenarioResult {
             notes: Vec::new(),
             stderr: String::new(),
             expected_failure: None,
+            expectation_mismatch: None,
         }
     }
 
@@ -120,7 +126,9 @@ impl ScenarioResult {
     /// Whether this result lets the run as a whole succeed: not a FAIL unless one is
     /// expected, and no stale expected failure.
     pub fn is_success(&self) -> bool {
-        if self.expected_failure.is_some() {
+        if self.expectation_mismatch.is_some() {
+            false
+        } else if self.expected_failure.is_some() {
             !self.is_stale_expectation()
         } else {
             self.verdict.is_success()
