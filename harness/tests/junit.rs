@@ -329,3 +329,21 @@ fn an_adapters_stderr_is_system_err_and_notes_are_system_out_whatever_the_verdic
     assert!(child(quiet, "system-err").is_none(), "blank stderr is left out");
     assert_eq!(quiet.children().filter(Node::is_element).count(), 0);
 }
+
+#[test]
+fn a_verdict_the_expectations_file_does_not_account_for_is_a_failure() {
+    let mut unlisted = result(
+        "qr-login/abort-b/quiet",
+        Verdict::NonStrict,
+        vec![failure("should_order[0]", "no e2ee_security_error", Level::Should)],
+    );
+    unlisted.expectation_mismatch = Some("unlisted NON-STRICT: qr-login/abort-b/quiet broke a SHOULD".into());
+    let xml = junit_xml(&[unlisted], "conformance", 1);
+    let doc = Document::parse(&xml).expect("valid XML");
+    let suite = doc.root_element().first_element_child().expect("a suite");
+    assert_eq!(count_attr(suite, "failures"), 1);
+    let failure = child(testcase(suite, "qr-login/abort-b/quiet"), "failure").expect("a failure");
+    assert_eq!(attr(failure, "type"), "EXPECTATIONS");
+    assert!(attr(failure, "message").starts_with("unlisted NON-STRICT"), "{xml}");
+    assert!(failure.text().unwrap_or("").contains("NON-STRICT qr-login/abort-b/quiet"), "{xml}");
+}

@@ -243,6 +243,11 @@ fn real_reports_fit_the_schema_with_every_verdict_as_the_console_names_it() {
         in_process["scenarios"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone()
     };
     assert_eq!(by_name("t/xfail")["expected_failure"], "a known bug");
+    // The expectations file lists no [[non-strict]]: the NON-STRICT fails the run.
+    assert!(by_name("t/non-strict")["expectation_mismatch"]
+        .as_str()
+        .is_some_and(|m| m.contains("unlisted NON-STRICT")));
+    assert_eq!(by_name("t/pass")["expectation_mismatch"], Value::Null);
     let failure = &by_name("t/fail")["failures"][0];
     assert_eq!(failure["level"], "MUST");
     assert_eq!(failure["expectation"], "outcome of R");

@@ -64,6 +64,10 @@ pub struct JsonScenario<'a> {
     pub verdict: &'static str,
     /// Why the expectations file expects it to fail, when it does.
     pub expected_failure: Option<&'a str>,
+    /// How the verdict disagrees with the expectations file's `[[non-strict]]`
+    /// entries, when it does (a listed NON-STRICT that passed, or a NON-STRICT the
+    /// file does not list): such a scenario fails the run whatever its verdict.
+    pub expectation_mismatch: Option<&'a str>,
     /// The implementation its adapter named, when one got as far as `ready`.
     pub implementation: Option<&'a str>,
     /// The failed expectations (and, for SKIPPED and UNIMPLEMENTED, the reason).
@@ -124,6 +128,7 @@ pub fn report<'a>(results: &'a [ScenarioResult], run: &'a RunInfo) -> JsonReport
                 steps: &r.steps,
                 verdict: r.label(),
                 expected_failure: r.expected_failure.as_deref(),
+                expectation_mismatch: r.expectation_mismatch.as_deref(),
                 implementation: r.implementation.as_deref(),
                 failures: r.failures.iter().map(failure).collect(),
                 notes: &r.notes,

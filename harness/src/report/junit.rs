@@ -33,6 +33,15 @@ fn status_of(result: &ScenarioResult) -> Status {
         result.failures.first().map(|f| f.message.clone()).unwrap_or_else(|| fallback.to_owned())
     };
     let first = |fallback: &str| result.failures.first().map(short).unwrap_or_else(|| fallback.to_owned());
+    if let Some(mismatch) = &result.expectation_mismatch {
+        // The verdict passes, but the expectations file accounts for it otherwise:
+        // the run fails, so the testcase does.
+        return Status::Failed {
+            message: mismatch.clone(),
+            kind: "EXPECTATIONS",
+            text: format!("{} {}\n{mismatch}\n{}", result.verdict, result.name, result.explain()),
+        };
+    }
     if result.is_stale_expectation() {
         return Status::Failed {
             message: format!(

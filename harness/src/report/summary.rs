@@ -13,8 +13,9 @@ pub enum ExitStatus {
     /// Every scenario that ran passed (PASS, NON-STRICT, or XFAIL: a failure the
     /// expectations file expects), and at least one was verified.
     Success,
-    /// A scenario failed (FAIL), or a scenario the expectations file expects to
-    /// fail passed (XPASS: the expectation is stale).
+    /// A scenario failed (FAIL), a scenario the expectations file expects to fail
+    /// passed (XPASS: the expectation is stale), or a verdict disagrees with the
+    /// file's `[[non-strict]]` entries.
     Failed,
     /// The command could not run: a bad argument, an unreadable or invalid scenario or
     /// expectations file, an output path that cannot be written, an adapter command
@@ -46,7 +47,10 @@ impl ExitStatus {
             ExitStatus::Success => {
                 "every scenario that ran passed (PASS, NON-STRICT or XFAIL) and at least one was verified"
             }
-            ExitStatus::Failed => "a scenario FAILed, or one expected to fail passed (XPASS)",
+            ExitStatus::Failed => {
+                "a scenario FAILed, one expected to fail passed (XPASS), or a verdict disagrees with the \
+                 expectations file's [[non-strict]] entries"
+            }
             ExitStatus::Error => {
                 "the run could not start: bad arguments, a scenario or expectations file that does not \
                  load, an output path that cannot be written, an adapter command that names no program"
