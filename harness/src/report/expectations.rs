@@ -88,11 +88,12 @@ pub struct Expectations {
 
 /// An expectations file that could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}:{line}: {message}")]
+#[error("{path}{}: {message}", crate::scenario::load::at_line(*line))]
 pub struct ExpectationsError {
     /// The file.
     pub path: String,
-    /// 1-based line (0 when unknown).
+    /// 1-based line; 0 only when the file could not be read at all, and then the
+    /// message names no line.
     pub line: usize,
     /// What is wrong.
     pub message: String,
@@ -105,10 +106,16 @@ fn line_of(source: &str, offset: usize) -> usize {
 impl Expectations {
     /// Reads and parses an expectations file.
     pub fn load(path: &Path) -> Result<Self, ExpectationsError> {
-        let source = std::fs::read_to_string(path).map_err(|e| ExpectationsError {
-            path: path.display().to_string(),
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| ExpectationsError {
+            path: file.clone(),
             line: 0,
             message: format!("cannot read: {e}"),
+        })?;
+        let source = String::from_utf8(bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+            ExpectationsError { path: file, line, message: "not UTF-8 text".to_owned() }
         })?;
         Self::parse(&source, path)
     }
@@ -191,7 +198,10 @@ pub fn apply(
         .map(|mut result| {
             if let Some(reason) = expectations.should_skip(&result.name) {
                 if result.verdict != Verdict::Skipped {
-                    result = ScenarioResult::skipped(&result.name, &result.title, reason);
+                    let ran = result;
+                    result = ScenarioResult::skipped(&ran.name, &ran.title, reason);
+                    result.steps = ran.steps;
+                    result.implementation = ran.implementation;
                 }
                 return result;
             }

@@ -325,7 +325,7 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> ScenarioResult {
     let started = Instant::now();
     if let Some(reason) = does_not_apply(scenario, client.kind) {
-        return ScenarioResult::skipped(&scenario.name, &scenario.title, &reason);
+        return ScenarioResult::skipped_scenario(scenario, &reason);
     }
     let mode = Mode::RealTime(RealTime {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -357,13 +357,15 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
     let run_deadline = Deadline::now() + deadline;
     let (setup, kick_off) = commands_for(scenario, client.kind, &context);
     let ready_by = run_deadline.min(Deadline::now() + READY_TIMEOUT);
+    let mut implementation = None;
     let (end, reported_reason) = match handshake(&mut adapter, ready_by, setup, kick_off).await {
         Err(error) => (devices::engine::RunEnd::External(error), false),
-        Ok(implementation) => {
+        Ok(ready) => {
             recorder.push(Entry::Note {
                 actor: Actor::Role(client.kind),
-                text: format!("adapter ready: {implementation}"),
+                text: format!("adapter ready: {ready}"),
             });
+            implementation = Some(ready);
             let mut seat = AdapterSeat::new(&mut adapter, run_deadline + Duration::from_secs(1));
             let external = External { kind: client.kind, seat: &mut seat, reports_outcome: true };
             let options = real_time::Options {
@@ -403,6 +405,7 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
         started,
     });
     result.notes.extend(stopped.note());
+    result.implementation = implementation;
     result
 }
 
