@@ -8,7 +8,8 @@
 //! * Events reach the recipients' `/sync` as `{"type", "sender", "content"}`.
 //! * Faults: [`Fault::DropToDevice`] accepts and never delivers; [`Fault::DelayToDevice`]
 //!   parks the events in `State::delayed_to_device` until the server clock passes
-//!   their due time (`/sync` of the recipient moves them into its inbox).
+//!   their due time (`/sync` of the recipient moves them into its inbox). Aimed
+//!   (`seen_by`), they apply only to what that caller sends.
 
 use serde_json::{json, Map, Value};
 
@@ -113,10 +114,13 @@ fn disposition(ctx: &mut Ctx<'_>, event_type: &str) -> Disposition {
     for i in 0..ctx.state.faults.len() {
         let fault = ctx.state.faults[i].fault.clone();
         let delay_ms = match &fault {
-            Fault::DropToDevice { event_type: t } if t == event_type => None,
-            Fault::DelayToDevice { event_type: t, delay_ms } if t == event_type => Some(*delay_ms),
+            Fault::DropToDevice { event_type: t, .. } if t == event_type => None,
+            Fault::DelayToDevice { event_type: t, delay_ms, .. } if t == event_type => Some(*delay_ms),
             _ => continue,
         };
+        if !fault.applies_to(ctx.caller.as_ref()) {
+            continue;
+        }
         if !ctx.state.faults[i].take() {
             continue;
         }
