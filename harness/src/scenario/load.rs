@@ -150,6 +150,17 @@ fn line_of_text(source: &str, needle: &str) -> Option<usize> {
     source.lines().position(|line| line.trim_start().starts_with(needle)).map(|i| i + 1)
 }
 
+/// The 1-based line where `needle` first occurs within `span` of the source (an event
+/// inside a `[[expect.count]]` or `[[expect.after]]` table), else the line of the
+/// span's first non-blank character.
+fn line_within(source: &str, span: std::ops::Range<usize>, needle: &str) -> usize {
+    let end = span.end.min(source.len());
+    let start = span.start.min(end);
+    let text = source.get(start..end).unwrap_or_default();
+    let offset = text.find(needle).unwrap_or_else(|| text.len() - text.trim_start().len());
+    line_of(source, start + offset)
+}
+
 /// The 1-based line of a byte offset.
 fn line_of(source: &str, offset: usize) -> usize {
     source[..offset.min(source.len())].bytes().filter(|b| *b == b'\n').count() + 1
@@ -335,8 +346,9 @@ impl Scenario {
         for (counts, level) in [(&expect.count, Level::Must), (&expect.should_count, Level::Should)] {
             for count in counts {
                 let c = count.get_ref();
-                let line = at(count.span());
-                let pattern = Pattern::parse(&c.event).map_err(|e| fail(line, e.to_string()))?;
+                let line = line_within(source, count.span(), "");
+                let pattern = Pattern::parse(&c.event)
+                    .map_err(|e| fail(line_within(source, count.span(), &c.event), e.to_string()))?;
                 let (min, max) = match (c.times, c.at_least, c.at_most) {
                     (Some(times), None, None) => (times, Some(times)),
                     (None, Some(min), max) => (min, max),
@@ -357,9 +369,11 @@ impl Scenario {
         for (afters, level) in [(&expect.after, Level::Must), (&expect.should_after, Level::Should)] {
             for after in afters {
                 let a = after.get_ref();
-                let line = at(after.span());
+                let line = line_within(source, after.span(), "");
                 let parse_one = |text: &String| {
-                    Pattern::parse(text).map(|p| (text.clone(), p)).map_err(|e| fail(line, e.to_string()))
+                    Pattern::parse(text)
+                        .map(|p| (text.clone(), p))
+                        .map_err(|e| fail(line_within(source, after.span(), text), e.to_string()))
                 };
                 let anchor = match &a.event {
                     RawChain::One(text) => vec![parse_one(text)?],

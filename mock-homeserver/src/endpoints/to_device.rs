@@ -28,6 +28,28 @@ pub(crate) fn routes() -> Vec<Route> {
     )]
 }
 
+/// The to-device event types the Matrix spec defines: its `m.` namespace, where a type
+/// outside this list is one no client sends (a typo). Other namespaces are any
+/// client's to use, and the endpoint accepts every type.
+pub const SPEC_TO_DEVICE_EVENT_TYPES: &[&str] = &[
+    "m.room.encrypted",
+    "m.room_key",
+    "m.room_key_request",
+    "m.forwarded_room_key",
+    "m.room_key.withheld",
+    "m.dummy",
+    "m.secret.request",
+    "m.secret.send",
+    "m.key.verification.request",
+    "m.key.verification.ready",
+    "m.key.verification.start",
+    "m.key.verification.accept",
+    "m.key.verification.key",
+    "m.key.verification.mac",
+    "m.key.verification.cancel",
+    "m.key.verification.done",
+];
+
 /// What the faults make of a to-device message of one event type.
 enum Disposition {
     Deliver,
