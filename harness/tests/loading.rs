@@ -184,3 +184,52 @@ fn every_scenario_of_the_suite_loads_with_its_http_patterns_checked() {
     let scenarios = harness::scenario::load_all(&[root]).expect("the suite loads");
     assert!(scenarios.len() > 30, "{}", scenarios.len());
 }
+
+/// VALID with one fault table after `[server]`, at line 9.
+fn with_fault(fault: &str) -> String {
+    VALID.replace("profile = \"default\"", &format!("profile = \"default\"\n\n[[server.faults]]\n{fault}"))
+}
+
+#[test]
+fn seen_by_names_a_role_of_the_flow_and_only_faults_with_a_caller_take_it() {
+    use devices::RoleKind;
+    use harness::scenario::roles::caller_of;
+    use mock_homeserver::{Caller, Fault};
+
+    let scenario = load(&with_fault(
+        "kind = \"hide-device\"\nuser_id = \"@alice:test\"\ndevice = \"A\"\nseen_by = \"B\"\nqueries = 3",
+    ))
+    .expect("an aimed fault loads");
+    let fault = &scenario.faults[0];
+    assert_eq!((fault.device_of, fault.seen_by), (Some(RoleKind::NewDevice), Some(RoleKind::ExistingDevice)));
+    assert!(!fault.is_aimed());
+    let a = caller_of(RoleKind::NewDevice, "test");
+    let b = Caller { user_id: "@alice:test".into(), device_id: "B_FROM_LOGIN".into() };
+    let half = fault.aim(RoleKind::NewDevice, &a);
+    assert!(!half.is_aimed(), "B is still to be filled in");
+    let aimed = half.aim(RoleKind::ExistingDevice, &b);
+    assert!(aimed.is_aimed());
+    assert_eq!(
+        aimed.fault,
+        Fault::HideDevice {
+            user_id: "@alice:test".into(),
+            device_id: "NEWDEVICE".into(),
+            queries: Some(3),
+            seen_by: Some(b),
+        }
+    );
+
+    for (fault, says) in [
+        ("kind = \"hide-device\"\nuser_id = \"@alice:test\"\ndevice = \"A\"\nseen_by = \"C\"", "names a role"),
+        ("kind = \"hide-device\"\nuser_id = \"@alice:test\"\ndevice = \"A\"\nseen_by = \"R\"", "does not have"),
+        (
+            "kind = \"hide-device\"\nuser_id = \"@alice:test\"\ndevice = \"A\"\nseen_by = { user_id = \"@alice:test\", device_id = \"X\" }",
+            "names a role",
+        ),
+        ("kind = \"expire-rendezvous\"\nseen_by = \"B\"", "unknown field `seen_by`"),
+    ] {
+        let error = load(&with_fault(fault)).unwrap_err();
+        assert!(error.starts_with("scenarios/qr-login/x.toml:9:"), "{fault}: {error}");
+        assert!(error.contains(says), "{fault}: {error}");
+    }
+}
