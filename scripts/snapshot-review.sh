@@ -61,7 +61,7 @@ old_seed="$(sed -n 's/^seed = \([0-9]*\)$/\1/p' "$scenario")"
 sed -i "s/^seed = $old_seed\$/seed = $((old_seed + 1))/" "$scenario"
 
 # The command of issue 11 that used to end in a dead end.
-run cargo insta test --locked -p harness --test scenarios \
+run cargo insta test -p harness --test scenarios \
     || { show_log; fail "cargo insta test -p harness failed (the changed seed should only make a pending snapshot)"; }
 grep -q "the transcript of register/msc2912-keys-in-register differs from $snapshot: the new one is in $snapshot.new" "$log" \
     || { show_log; fail "the test did not name the changed snapshot"; }
@@ -99,7 +99,7 @@ grep -q "scenario qr-login/happy/review-check-copy has no snapshot yet" "$log" \
 rm -f "$new_snapshot.new"
 # Without -p, cargo-insta uses the root package, whose folder holds snapshots/: its
 # summary counts the new snapshot (and exits 1 because there is one to review).
-if run cargo insta test --locked --test scenarios; then
+if run cargo insta test --test scenarios; then
     fail "cargo insta test reported nothing to review"
 fi
 grep -q "1 snapshot to review" "$log" || { show_log; fail "cargo insta test did not report the one new snapshot"; }
