@@ -361,3 +361,41 @@ fn every_scenario_name_the_docs_mention_exists() {
     }
     assert!(mentioned >= 8, "the check found only {mentioned} names");
 }
+
+/// The scenario that `docs/scenario-format.md` shows as its complete example.
+const COMPLETE_EXAMPLE: &str = "scenarios/qr-login/abort-b/device-hidden-from-b.toml";
+
+/// The first ```toml block after `heading`, as its text between the fences.
+fn first_toml_block<'a>(doc: &'a str, heading: &str) -> &'a str {
+    let (_, section) = doc.split_once(heading).unwrap_or_else(|| panic!("no `{heading}`"));
+    let (_, block) =
+        section.split_once("```toml\n").unwrap_or_else(|| panic!("no toml block after `{heading}`"));
+    let (block, _) = block.split_once("```\n").unwrap_or_else(|| panic!("the toml block is not closed"));
+    block
+}
+
+#[test]
+fn the_complete_example_is_the_suites_scenario_byte_for_byte() {
+    let doc = doc();
+    let example = first_toml_block(&doc, "## A complete example\n");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(COMPLETE_EXAMPLE);
+    let file = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if example != file {
+        let first_difference = example.lines().zip(file.lines()).position(|(a, b)| a != b).map(|i| i + 1);
+        panic!(
+            "the complete example of docs/scenario-format.md is not {COMPLETE_EXAMPLE} byte for byte \
+             (first different line of the block, from 1: {first_difference:?}; lengths {} and {} bytes): copy the file \
+             into the block",
+            example.len(),
+            file.len()
+        );
+    }
+    assert!(
+        doc.contains(&format!("({})", COMPLETE_EXAMPLE.replace("scenarios/", "../scenarios/"))),
+        "the doc links the file"
+    );
+    // The example loads and is part of the suite (the `scenarios` test runs it).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let scenario = harness::scenario::Scenario::load(&path, &root).expect("the example loads");
+    assert_eq!(scenario.name, "qr-login/abort-b/device-hidden-from-b");
+}

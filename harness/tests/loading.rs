@@ -147,3 +147,89 @@ fn a_fault_that_cannot_change_anything_fails_at_load() {
     assert!(error.starts_with("scenarios/qr-login/x.toml:"), "{error}");
     assert!(error.contains("no curve25519 key"), "{error}");
 }
+
+#[test]
+fn an_http_pattern_no_served_endpoint_answers_is_a_load_error_with_its_line() {
+    // The typo of issue 11: a `never` of a misspelt event type passed whatever happened.
+    let text = VALID.replace(
+        "never = [\"B -> HS: POST /keys/signatures/upload\"]",
+        "never = [\n  \"B -> HS: POST /keys/signatures/upload\",\n  \"A -> HS: PUT /sendToDevice/m.secret.reqest/*\",\n]",
+    );
+    let error = load(&text).unwrap_err();
+    assert!(error.starts_with("scenarios/qr-login/x.toml:20:"), "{error}");
+    assert!(error.contains("`A -> HS: PUT /sendToDevice/m.secret.reqest/*`"), "{error}");
+    assert!(error.contains("m.secret.request"), "the error lists the spec's types: {error}");
+
+    let in_order = VALID.replace("order = [", "order = [\"B -> HS: POST /keys/qeury 200\", ");
+    let error = load(&in_order).unwrap_err();
+    assert!(error.starts_with("scenarios/qr-login/x.toml:17:"), "{error}");
+    assert!(error.contains("no endpoint of the mock homeserver answers `POST /keys/qeury`"), "{error}");
+
+    let in_count = format!("{VALID}\n[[expect.count]]\ntimes = 0\nevent = \"B -> HS: GET /keys/query\"\n");
+    let error = load(&in_count).unwrap_err();
+    assert!(error.starts_with("scenarios/qr-login/x.toml:22:"), "the line of the event: {error}");
+    assert!(error.contains("only as POST"), "{error}");
+
+    // Globs and other namespaces are fine.
+    let fine = VALID.replace(
+        "never = [\"B -> HS: POST /keys/signatures/upload\"]",
+        "never = [\"B -> HS: PUT /sendToDevice/*\", \"B -> HS: PUT /sendToDevice/org.example.x/*\"]",
+    );
+    load(&fine).expect("globs over served endpoints load");
+}
+
+#[test]
+fn every_scenario_of_the_suite_loads_with_its_http_patterns_checked() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let scenarios = harness::scenario::load_all(&[root]).expect("the suite loads");
+    assert!(scenarios.len() > 30, "{}", scenarios.len());
+}
+
+/// VALID with one fault table after `[server]`, at line 9.
+fn with_fault(fault: &str) -> String {
+    VALID.replace("profile = \"default\"", &format!("profile = \"default\"\n\n[[server.faults]]\n{fault}"))
+}
+
+#[test]
+fn seen_by_names_a_role_of_the_flow_and_only_faults_with_a_caller_take_it() {
+    use devices::RoleKind;
+    use harness::scenario::roles::caller_of;
+    use mock_homeserver::{Caller, Fault};
+
+    let scenario = load(&with_fault(
+        "kind = \"hide-device\"\nuser_id = \"@alice:test\"\ndevice = \"A\"\nseen_by = \"B\"\nqueries = 3",
+    ))
+    .expect("an aimed fault loads");
+    let fault = &scenario.faults[0];
+    assert_eq!((fault.device_of, fault.seen_by), (Some(RoleKind::NewDevice), Some(RoleKind::ExistingDevice)));
+    assert!(!fault.is_aimed());
+    let a = caller_of(RoleKind::NewDevice, "test");
+    let b = Caller { user_id: "@alice:test".into(), device_id: "B_FROM_LOGIN".into() };
+    let half = fault.aim(RoleKind::NewDevice, &a);
+    assert!(!half.is_aimed(), "B is still to be filled in");
+    let aimed = half.aim(RoleKind::ExistingDevice, &b);
+    assert!(aimed.is_aimed());
+    assert_eq!(
+        aimed.fault,
+        Fault::HideDevice {
+            user_id: "@alice:test".into(),
+            device_id: "NEWDEVICE".into(),
+            queries: Some(3),
+            seen_by: Some(b),
+        }
+    );
+
+    for (fault, says) in [
+        ("kind = \"hide-device\"\nuser_id = \"@alice:test\"\ndevice = \"A\"\nseen_by = \"C\"", "names a role"),
+        ("kind = \"hide-device\"\nuser_id = \"@alice:test\"\ndevice = \"A\"\nseen_by = \"R\"", "does not have"),
+        (
+            "kind = \"hide-device\"\nuser_id = \"@alice:test\"\ndevice = \"A\"\nseen_by = { user_id = \"@alice:test\", device_id = \"X\" }",
+            "names a role",
+        ),
+        ("kind = \"expire-rendezvous\"\nseen_by = \"B\"", "unknown field `seen_by`"),
+    ] {
+        let error = load(&with_fault(fault)).unwrap_err();
+        assert!(error.starts_with("scenarios/qr-login/x.toml:9:"), "{fault}: {error}");
+        assert!(error.contains(says), "{fault}: {error}");
+    }
+}

@@ -1,6 +1,10 @@
 //! Every scenario file as its own test, named by its path (`qr-login/abort/...`), so
 //! `cargo test -- qr-login/abort` filters and nextest lists and partitions them.
-//! Each test runs the scenario, requires a PASS, and compares its snapshot.
+//! Each test runs the scenario, requires a PASS, and compares its snapshot,
+//! `snapshots/<name with / as __>.snap`. A new scenario without a snapshot, or a
+//! changed transcript, is named plainly, with the pending `.snap.new` and how to
+//! review it: `cargo insta test --test scenarios`, then `cargo insta review`, from the
+//! repository root (README, "Snapshots").
 
 use std::path::{Path, PathBuf};
 
@@ -48,10 +52,33 @@ fn run(scenario: harness::scenario::Scenario) -> Result<(), Failed> {
     settings.set_omit_expression(true);
     settings.set_description(format!("{}: {}", scenario.name, scenario.title));
     let snapshot_name = scenario.name.replace('/', "__");
+    let snapshot_file = format!("snapshots/{snapshot_name}.snap");
+    let had_snapshot = snapshots_dir().join(format!("{snapshot_name}.snap")).exists();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        settings.bind(|| insta::assert_snapshot!(snapshot_name, result.snapshot));
+        settings.bind(|| insta::assert_snapshot!(snapshot_name.as_str(), result.snapshot));
     }));
-    outcome.map_err(|_| {
-        Failed::from(format!("snapshot of {} differs (run `cargo insta review`)", scenario.name))
-    })
+    // insta removes a pending `.snap.new` when the snapshot matches, so one that is
+    // there now was written by this run (under `cargo insta test`, which makes
+    // mismatches pass, it is the only sign of one).
+    let pending = snapshots_dir().join(format!("{snapshot_name}.snap.new")).exists();
+    let review = "review it with `cargo insta review` (or keep it with `cargo insta accept`) from the \
+                  repository root";
+    let message = match (had_snapshot, pending) {
+        (false, true) => format!("{} has no snapshot yet: this run wrote {snapshot_file}.new; {review}", scenario.name),
+        (false, false) => format!(
+            "{} has no snapshot yet ({snapshot_file}): run `cargo insta test --test scenarios` to write it, then \
+             {review}",
+            scenario.name
+        ),
+        (true, true) => format!("the transcript of {} differs from {snapshot_file}: the new one is in {snapshot_file}.new; {review}", scenario.name),
+        (true, false) => format!("the transcript of {} differs from {snapshot_file}", scenario.name),
+    };
+    match outcome {
+        Err(_) => Err(Failed::from(message)),
+        Ok(()) if pending => {
+            eprintln!("{message}");
+            Ok(())
+        }
+        Ok(()) => Ok(()),
+    }
 }

@@ -19,7 +19,7 @@ use crate::{
 /// let server = MockHomeserver::builder()
 ///     .profile(Profile::legacy())
 ///     .seed(42)
-///     .fault(Fault::DropToDevice { event_type: "m.secret.request".into() })
+///     .fault(Fault::DropToDevice { event_type: "m.secret.request".into(), seen_by: None })
 ///     .start()
 ///     .await?;
 /// # Ok(()) }

@@ -57,7 +57,11 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
 fn injected_error(ctx: &mut Ctx<'_>) -> Result<(), MatrixError> {
     let req = ctx.req;
     for i in 0..ctx.state.faults.len() {
-        if !ctx.state.faults[i].fault.matches_request(&req.method, &req.path) || !ctx.state.faults[i].take() {
+        let fault = &ctx.state.faults[i].fault;
+        if !fault.matches_request(&req.method, &req.path) || !fault.applies_to(ctx.caller.as_ref()) {
+            continue;
+        }
+        if !ctx.state.faults[i].take() {
             continue;
         }
         let fault = ctx.state.faults[i].fault.clone();

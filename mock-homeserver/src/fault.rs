@@ -14,8 +14,29 @@
 //! })).unwrap();
 //! assert!(matches!(fault, Fault::TamperDeviceKey { field: FaultField::Ed25519, .. }));
 //! ```
+//!
+//! A fault about what one client is answered or sends can be aimed at that client
+//! with `seen_by`, a [`Caller`] (the user and device an access token belongs to): it
+//! then affects, and counts, only the requests made with that caller's access token.
+//! A request without a valid token is nobody's, so an aimed fault never applies to it.
+//!
+//! ```
+//! use mock_homeserver::{Caller, Fault};
+//! let fault: Fault = serde_json::from_value(serde_json::json!({
+//!     "kind": "hide-device",
+//!     "user_id": "@alice:test",
+//!     "device_id": "NEWDEVICE",
+//!     "seen_by": { "user_id": "@alice:test", "device_id": "OLDDEVICE" }
+//! })).unwrap();
+//! let old = Caller { user_id: "@alice:test".into(), device_id: "OLDDEVICE".into() };
+//! let new = Caller { user_id: "@alice:test".into(), device_id: "NEWDEVICE".into() };
+//! assert!(fault.applies_to(Some(&old)));
+//! assert!(!fault.applies_to(Some(&new)) && !fault.applies_to(None));
+//! ```
 
 use serde::{Deserialize, Serialize};
+
+use crate::request::Caller;
 
 /// Which part of a key object a tampering fault replaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +77,10 @@ pub enum Fault {
         /// The replacement (b64); a fixed, valid-looking wrong value when absent.
         #[serde(default)]
         value: Option<String>,
+        /// Only requests made with this caller's access token are affected and
+        /// counted; every request when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seen_by: Option<Caller>,
     },
     /// In `/keys/query` answers, replace a field of one user's cross-signing key.
     TamperCrossSigningKey {
@@ -68,6 +93,10 @@ pub enum Fault {
         /// The replacement (b64); a fixed, valid-looking wrong value when absent.
         #[serde(default)]
         value: Option<String>,
+        /// Only requests made with this caller's access token are affected and
+        /// counted; every request when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seen_by: Option<Caller>,
     },
     /// Leave one device out of the next `queries` `/keys/query` answers that would list it.
     HideDevice {
@@ -78,11 +107,19 @@ pub enum Fault {
         /// How many answers to hide it from; `None` means always.
         #[serde(default)]
         queries: Option<u32>,
+        /// Only requests made with this caller's access token are affected and
+        /// counted; every request when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seen_by: Option<Caller>,
     },
     /// Accept but never deliver to-device messages of this type.
     DropToDevice {
         /// The event type, e.g. `m.secret.request`.
         event_type: String,
+        /// Only requests made with this caller's access token (the sender's) are
+        /// affected and counted; every sender's when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seen_by: Option<Caller>,
     },
     /// Deliver to-device messages of this type only after a delay.
     DelayToDevice {
@@ -90,6 +127,10 @@ pub enum Fault {
         event_type: String,
         /// The delay, by the server's clock.
         delay_ms: u64,
+        /// Only requests made with this caller's access token (the sender's) are
+        /// affected and counted; every sender's when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seen_by: Option<Caller>,
     },
     /// Expire every rendezvous session after this many rendezvous requests. The
     /// fault waits for a live session: with 0 it expires the first one on the next
@@ -123,6 +164,10 @@ pub enum Fault {
         /// How many requests to answer so; `None` means all.
         #[serde(default)]
         times: Option<u32>,
+        /// Only requests made with this caller's access token are affected and
+        /// counted; every request when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seen_by: Option<Caller>,
     },
 }
 
@@ -143,9 +188,9 @@ impl Fault {
         }
     }
 
-    /// A short description for the journal.
+    /// A short description for the journal; an aimed fault ends in `seen by USER/DEVICE`.
     pub fn describe(&self) -> String {
-        match self {
+        let what = match self {
             Fault::TamperDeviceKey { user_id, device_id, field, .. } => {
                 format!("tamper-device-key {user_id}/{device_id} {field:?}")
             }
@@ -153,8 +198,8 @@ impl Fault {
                 format!("tamper-cross-signing-key {user_id} {key:?} {field:?}")
             }
             Fault::HideDevice { user_id, device_id, .. } => format!("hide-device {user_id}/{device_id}"),
-            Fault::DropToDevice { event_type } => format!("drop-to-device {event_type}"),
-            Fault::DelayToDevice { event_type, delay_ms } => {
+            Fault::DropToDevice { event_type, .. } => format!("drop-to-device {event_type}"),
+            Fault::DelayToDevice { event_type, delay_ms, .. } => {
                 format!("delay-to-device {event_type} {delay_ms}ms")
             }
             Fault::ExpireRendezvous { after_writes: Some(writes), .. } => {
@@ -167,7 +212,45 @@ impl Fault {
                 "respond-with-error {} {path} -> {status} {errcode}",
                 method.as_deref().unwrap_or("*")
             ),
+        };
+        match self.seen_by() {
+            Some(caller) => format!("{what} seen by {}/{}", caller.user_id, caller.device_id),
+            None => what,
         }
+    }
+
+    /// The caller the fault is aimed at, if it is aimed (`seen_by`).
+    pub fn seen_by(&self) -> Option<&Caller> {
+        match self {
+            Fault::TamperDeviceKey { seen_by, .. }
+            | Fault::TamperCrossSigningKey { seen_by, .. }
+            | Fault::HideDevice { seen_by, .. }
+            | Fault::DropToDevice { seen_by, .. }
+            | Fault::DelayToDevice { seen_by, .. }
+            | Fault::RespondWithError { seen_by, .. } => seen_by.as_ref(),
+            Fault::ExpireRendezvous { .. } => None,
+        }
+    }
+
+    /// The `seen_by` slot of a fault that can be aimed at a caller; `None` for one
+    /// that cannot (the rendezvous has no callers: it takes no access token).
+    pub fn seen_by_mut(&mut self) -> Option<&mut Option<Caller>> {
+        match self {
+            Fault::TamperDeviceKey { seen_by, .. }
+            | Fault::TamperCrossSigningKey { seen_by, .. }
+            | Fault::HideDevice { seen_by, .. }
+            | Fault::DropToDevice { seen_by, .. }
+            | Fault::DelayToDevice { seen_by, .. }
+            | Fault::RespondWithError { seen_by, .. } => Some(seen_by),
+            Fault::ExpireRendezvous { .. } => None,
+        }
+    }
+
+    /// Whether the fault applies to a request of `caller` (`None`: a request without
+    /// a valid access token). An unaimed fault applies to every request; an aimed one
+    /// only to its caller's.
+    pub fn applies_to(&self, caller: Option<&Caller>) -> bool {
+        self.seen_by().is_none_or(|aimed| caller == Some(aimed))
     }
 
     /// For [`Fault::RespondWithError`]: whether it matches this method and path.

@@ -211,8 +211,10 @@ impl From<MatrixError> for Response {
     }
 }
 
-/// Who made a request: the user and device an access token belongs to.
+/// Who made a request: the user and device an access token belongs to. Also the
+/// target of a fault aimed at one client (`seen_by`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Caller {
     /// The full user ID.
     pub user_id: String,

@@ -182,3 +182,30 @@ fn help_explains_every_option() {
         assert!(help.contains(option), "--help lacks {option}: {help}");
     }
 }
+
+#[tokio::test]
+async fn a_fault_on_the_command_line_can_be_aimed_at_one_caller() {
+    let fault = r#"{"kind":"respond-with-error","path":"/_matrix/client/v3/account/whoami","status":403,
+        "errcode":"M_FORBIDDEN","seen_by":{"user_id":"@alice:test","device_id":"AIMED"}}"#;
+    let server = start(&["--account", "alice:pw", "--expose-journal", "--fault", fault]).await;
+    let http = reqwest::Client::new();
+    let login = |device: &'static str| {
+        let body = serde_json::json!({
+            "type": "m.login.password", "identifier": { "type": "m.id.user", "user": "alice" },
+            "password": "pw", "device_id": device
+        });
+        let request = http.post(format!("{}/_matrix/client/v3/login", server.base_url)).json(&body);
+        async move {
+            let answer: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            assert_eq!(answer["user_id"], "@alice:test", "{answer}");
+            answer["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let whoami = |token: String| {
+        let request =
+            http.get(format!("{}/_matrix/client/v3/account/whoami", server.base_url)).bearer_auth(token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(whoami(login("OTHER").await).await, 200, "another device of the user");
+    assert_eq!(whoami(login("AIMED").await).await, 403, "the aimed caller");
+}

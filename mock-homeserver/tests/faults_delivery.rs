@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{Account, TestServer};
-use mock_homeserver::{Fault, HarnessAccess, JournalEntry, ManualClock, MockHomeserver};
+use mock_homeserver::{Caller, Fault, HarnessAccess, JournalEntry, ManualClock, MockHomeserver};
 use serde_json::{json, Value};
 
 const RENDEZVOUS: &str = "/_matrix/client/unstable/org.matrix.msc3886/rendezvous";
@@ -48,7 +48,8 @@ fn entry_for(journal: &[JournalEntry], path_part: &str) -> JournalEntry {
 
 #[tokio::test]
 async fn drop_to_device_accepts_but_never_delivers_that_type() {
-    let (ts, clock) = with_clock(Fault::DropToDevice { event_type: "m.secret.request".into() }).await;
+    let (ts, clock) =
+        with_clock(Fault::DropToDevice { event_type: "m.secret.request".into(), seen_by: None }).await;
     let alice = ts.account("alice");
     let bob = ts.account("bob");
     send(&ts, &alice, &bob, "m.secret.request", "dropped").await;
@@ -62,8 +63,36 @@ async fn drop_to_device_accepts_but_never_delivers_that_type() {
 }
 
 #[tokio::test]
+async fn drop_to_device_seen_by_one_sender_drops_only_what_that_sender_sends() {
+    let alice_caller = |a: &Account| Caller { user_id: a.user_id.clone(), device_id: a.device_id.clone() };
+    let clock = ManualClock::new();
+    let server = MockHomeserver::builder().clock(Arc::new(clock.clone())).start().await.unwrap();
+    let ts = TestServer { server, http: reqwest::Client::new() };
+    let alice = ts.account("alice");
+    let bob = ts.account("bob");
+    let carol = ts.account("carol");
+    let fault =
+        Fault::DropToDevice { event_type: "m.secret.request".into(), seen_by: Some(alice_caller(&alice)) };
+    ts.server.add_fault(fault.clone());
+    send(&ts, &carol, &bob, "m.secret.request", "from-carol").await;
+    send(&ts, &alice, &bob, "m.secret.request", "from-alice").await;
+    let (_, body) = ts.get("/_matrix/client/v3/sync?timeout=0", Some(&bob.token)).await;
+    let senders: Vec<&str> = body["to_device"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["sender"].as_str().unwrap())
+        .collect();
+    assert_eq!(senders, vec![carol.user_id.as_str()], "only Alice's request is dropped");
+    let journal = ts.server.journal();
+    assert!(entry_for(&journal, "/from-carol").faults.is_empty());
+    assert_eq!(entry_for(&journal, "/from-alice").faults, vec![fault.describe()]);
+}
+
+#[tokio::test]
 async fn delay_to_device_holds_that_type_until_the_clock_passes() {
-    let fault = Fault::DelayToDevice { event_type: "m.secret.request".into(), delay_ms: 5_000 };
+    let fault =
+        Fault::DelayToDevice { event_type: "m.secret.request".into(), delay_ms: 5_000, seen_by: None };
     let (ts, clock) = with_clock(fault).await;
     let alice = ts.account("alice");
     let bob = ts.account("bob");
@@ -83,7 +112,7 @@ async fn delay_to_device_holds_that_type_until_the_clock_passes() {
 
 #[tokio::test]
 async fn a_long_poll_picks_up_a_delayed_message_when_it_falls_due() {
-    let fault = Fault::DelayToDevice { event_type: "m.test".into(), delay_ms: 1_000 };
+    let fault = Fault::DelayToDevice { event_type: "m.test".into(), delay_ms: 1_000, seen_by: None };
     let (ts, clock) = with_clock(fault).await;
     let ts = Arc::new(ts);
     let alice = ts.account("alice");
@@ -158,7 +187,7 @@ async fn expire_rendezvous_expires_every_session_after_n_requests() {
 
 #[tokio::test]
 async fn the_journal_is_served_over_http() {
-    let (ts, _clock) = with_clock(Fault::DropToDevice { event_type: "m.x".into() }).await;
+    let (ts, _clock) = with_clock(Fault::DropToDevice { event_type: "m.x".into(), seen_by: None }).await;
     let alice = ts.account("alice");
     send(&ts, &alice, &alice, "m.x", "j1").await;
     let (status, body) = ts.get("/_harness/journal", None).await;

@@ -3,7 +3,7 @@
 mod common;
 
 use common::TestServer;
-use mock_homeserver::{Fault, Profile};
+use mock_homeserver::{Caller, Fault, Profile};
 use serde_json::json;
 
 #[tokio::test]
@@ -17,6 +17,7 @@ async fn respond_with_error_fires_only_on_matches_for_its_budget_and_is_journale
         errcode: "M_LIMIT_EXCEEDED".into(),
         error: "Too Many Requests".into(),
         times: Some(2),
+        seen_by: None,
     });
 
     // A request that does not match is untouched.
@@ -80,4 +81,35 @@ async fn servers_in_one_process_share_nothing() {
     assert_eq!((status, body["errcode"].clone()), (401, json!("M_UNKNOWN_TOKEN")));
     assert_eq!(a.server.journal().len(), 0);
     assert_eq!(b.server.journal().len(), 1);
+}
+
+#[tokio::test]
+async fn respond_with_error_seen_by_one_caller_answers_only_that_caller_and_counts_only_its_requests() {
+    let t = TestServer::start(Profile::default()).await;
+    let alice = t.account("alice");
+    let alice2 = t.another_device(&alice);
+    let bob = t.account("bob");
+    t.server.add_fault(Fault::RespondWithError {
+        method: None,
+        path: "/_matrix/client/v3/account/whoami".into(),
+        status: 403,
+        errcode: "M_FORBIDDEN".into(),
+        error: "no".into(),
+        times: Some(1),
+        seen_by: Some(Caller { user_id: alice2.user_id.clone(), device_id: alice2.device_id.clone() }),
+    });
+    // Neither another device of the same user, nor another user, nor a request without
+    // a token (nobody's) is affected or spends the budget.
+    for token in [Some(&alice.token), Some(&bob.token), None] {
+        let (status, _) = t.get("/_matrix/client/v3/account/whoami", token.map(String::as_str)).await;
+        assert_ne!(status, 403, "{token:?}");
+    }
+    let (status, body) = t.get("/_matrix/client/v3/account/whoami", Some(&alice2.token)).await;
+    assert_eq!((status, body["errcode"].as_str()), (403, Some("M_FORBIDDEN")));
+    let (status, _) = t.get("/_matrix/client/v3/account/whoami", Some(&alice2.token)).await;
+    assert_eq!(status, 200, "the budget of one is spent");
+    let fired: Vec<_> = t.server.journal().into_iter().filter(|e| !e.faults.is_empty()).collect();
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].caller.as_ref().map(|c| c.device_id.as_str()), Some(alice2.device_id.as_str()));
+    assert!(fired[0].faults[0].ends_with(&format!("seen by {}/{}", alice2.user_id, alice2.device_id)));
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Account, TestServer};
-use mock_homeserver::{CrossSigningKeyKind, Fault, FaultField, Profile};
+use mock_homeserver::{Caller, CrossSigningKeyKind, Fault, FaultField, Profile};
 use protocol::cross_signing::CrossSigningKeys;
 use protocol::device_keys::DeviceKeys;
 use protocol::keys::{Curve25519PublicKey, Ed25519Keypair, Ed25519PublicKey, Ed25519Signature};
@@ -75,6 +75,7 @@ fn tamper_device(alice: &Account, field: FaultField, value: Option<&str>) -> Fau
         device_id: alice.device_id.clone(),
         field,
         value: value.map(str::to_owned),
+        seen_by: None,
     }
 }
 
@@ -144,6 +145,7 @@ async fn tamper_cross_signing_key_replaces_key_id_and_value_consistently() {
         key: CrossSigningKeyKind::Master,
         field: FaultField::Ed25519,
         value: None,
+        seen_by: None,
     };
     let (honest, lying, faults) = with_and_without(&ts, &bob, &alice, fault.clone()).await;
     assert_eq!(faults, vec![fault.describe()]);
@@ -167,6 +169,7 @@ async fn tamper_cross_signing_signature_replaces_only_that_keys_signatures() {
         key: CrossSigningKeyKind::SelfSigning,
         field: FaultField::Signature,
         value: Some(value.clone()),
+        seen_by: None,
     };
     let (honest, lying, faults) = with_and_without(&ts, &bob, &alice, fault.clone()).await;
     assert_eq!(faults, vec![fault.describe()]);
@@ -189,6 +192,7 @@ async fn tampering_with_a_key_not_in_the_answer_does_not_fire() {
         key: CrossSigningKeyKind::UserSigning,
         field: FaultField::Ed25519,
         value: None,
+        seen_by: None,
     };
     let (honest, lying, faults) = with_and_without(&ts, &bob, &alice, fault.clone()).await;
     assert_eq!((lying, faults), (honest, vec![]));
@@ -220,6 +224,7 @@ async fn hide_device_leaves_it_out_of_exactly_the_next_n_answers_listing_it() {
         user_id: alice.user_id.clone(),
         device_id: alice.device_id.clone(),
         queries: Some(2),
+        seen_by: None,
     };
     ts.server.add_fault(fault.clone());
     // A query that would not list the device does not use up the budget.
@@ -239,11 +244,109 @@ async fn hide_device_without_a_budget_hides_it_always() {
         user_id: alice.user_id.clone(),
         device_id: alice.device_id.clone(),
         queries: None,
+        seen_by: None,
     };
     ts.server.add_fault(fault.clone());
     for _ in 0..3 {
         let (answer, faults) = ask(&ts, &bob, &alice).await;
         assert_eq!(answer["device_keys"][&alice.user_id], json!({}));
         assert_eq!(faults, vec![fault.describe()]);
+    }
+}
+
+fn caller(account: &Account) -> Caller {
+    Caller { user_id: account.user_id.clone(), device_id: account.device_id.clone() }
+}
+
+#[tokio::test]
+async fn hide_device_seen_by_one_caller_hides_it_from_that_caller_alone_and_counts_only_its_queries() {
+    let (ts, alice, bob) = setup().await;
+    // Alice's other device is the one the fault is aimed at: the caller is a device, so
+    // Alice's first device (same user) and Bob (another user) see the honest answer.
+    let other_device = ts.another_device(&alice);
+    // Alice's devices see her user-signing key, Bob does not.
+    let (honest, _) = ask(&ts, &alice, &alice).await;
+    let (honest_for_bob, _) = ask(&ts, &bob, &alice).await;
+    let mut hidden = honest.clone();
+    hidden["device_keys"][&alice.user_id].as_object_mut().unwrap().remove(&alice.device_id);
+    let fault = Fault::HideDevice {
+        user_id: alice.user_id.clone(),
+        device_id: alice.device_id.clone(),
+        queries: Some(2),
+        seen_by: Some(caller(&other_device)),
+    };
+    ts.server.add_fault(fault.clone());
+    let described = format!(
+        "hide-device {}/{} seen by {}/{}",
+        alice.user_id, alice.device_id, alice.user_id, other_device.device_id
+    );
+    assert_eq!(fault.describe(), described);
+
+    for _ in 0..3 {
+        assert_eq!(ask(&ts, &alice, &alice).await, (honest.clone(), vec![]), "the same user's other device");
+        assert_eq!(ask(&ts, &bob, &alice).await, (honest_for_bob.clone(), vec![]), "another user");
+    }
+    // Six queries of other callers spent nothing: the aimed caller still gets its two.
+    assert_eq!(ask(&ts, &other_device, &alice).await, (hidden.clone(), vec![described.clone()]), "first");
+    assert_eq!(ask(&ts, &bob, &alice).await, (honest_for_bob, vec![]), "in between");
+    assert_eq!(ask(&ts, &other_device, &alice).await, (hidden, vec![described]), "second");
+    assert_eq!(ask(&ts, &other_device, &alice).await, (honest, vec![]), "third: its budget is spent");
+}
+
+#[tokio::test]
+async fn tamper_device_key_seen_by_one_caller_lies_to_that_caller_alone() {
+    let (ts, alice, bob) = setup().await;
+    let mut fault = tamper_device(&alice, FaultField::Ed25519, None);
+    *fault.seen_by_mut().expect("a tampering fault can be aimed") = Some(caller(&bob));
+    let (honest, lying, faults) = with_and_without(&ts, &bob, &alice, fault.clone()).await;
+    assert_ne!(honest, lying);
+    assert_eq!(faults, vec![fault.describe()]);
+    assert!(fault.describe().ends_with(&format!("seen by {}/{}", bob.user_id, bob.device_id)));
+    let (honest_for_alice, _) = ask(&ts, &alice, &alice).await;
+    ts.server.add_fault(fault);
+    assert_eq!(ask(&ts, &alice, &alice).await, (honest_for_alice, vec![]), "the owner is told the truth");
+}
+
+#[tokio::test]
+async fn tamper_cross_signing_key_seen_by_one_caller_lies_to_that_caller_alone() {
+    let (ts, alice, bob) = setup().await;
+    let fault = Fault::TamperCrossSigningKey {
+        user_id: alice.user_id.clone(),
+        key: CrossSigningKeyKind::Master,
+        field: FaultField::Ed25519,
+        value: None,
+        seen_by: Some(caller(&alice)),
+    };
+    let (honest_for_alice, lying, faults) = with_and_without(&ts, &alice, &alice, fault.clone()).await;
+    assert_ne!(honest_for_alice["master_keys"], lying["master_keys"]);
+    assert_eq!(faults, vec![fault.describe()]);
+    let (honest_for_bob, _) = ask(&ts, &bob, &alice).await;
+    ts.server.add_fault(fault);
+    assert_eq!(ask(&ts, &bob, &alice).await, (honest_for_bob, vec![]), "another caller is told the truth");
+}
+
+#[test]
+fn seen_by_names_a_user_and_a_device_and_only_faults_with_a_caller_take_it() {
+    let aimed = json!({
+        "kind": "hide-device", "user_id": "@alice:test", "device_id": "NEWDEVICE", "queries": 2,
+        "seen_by": { "user_id": "@alice:test", "device_id": "OLDDEVICE" }
+    });
+    let fault: Fault = serde_json::from_value(aimed.clone()).expect("an aimed fault");
+    assert_eq!(serde_json::to_value(&fault).unwrap(), aimed, "written back as given");
+    let unaimed =
+        json!({ "kind": "hide-device", "user_id": "@alice:test", "device_id": "NEWDEVICE", "queries": 2 });
+    let fault: Fault = serde_json::from_value(unaimed.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&fault).unwrap(), unaimed, "no `seen_by` when not aimed");
+
+    let refused = [
+        json!({ "kind": "hide-device", "user_id": "@a:t", "device_id": "D", "seen_by": { "user_id": "@a:t" } }),
+        json!({ "kind": "hide-device", "user_id": "@a:t", "device_id": "D", "seen_by": "OLDDEVICE" }),
+        json!({ "kind": "hide-device", "user_id": "@a:t", "device_id": "D",
+                "seen_by": { "user_id": "@a:t", "device_id": "E", "extra": 1 } }),
+        // The rendezvous takes no access token: it has no callers to aim at.
+        json!({ "kind": "expire-rendezvous", "seen_by": { "user_id": "@a:t", "device_id": "E" } }),
+    ];
+    for probe in refused {
+        assert!(serde_json::from_value::<Fault>(probe.clone()).is_err(), "accepted {probe}");
     }
 }

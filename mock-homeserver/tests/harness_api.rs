@@ -263,3 +263,35 @@ async fn faults_are_listed_added_and_cleared_over_http() {
     let wrong_method = http.put(&url).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(wrong_method.status(), 405);
 }
+
+#[tokio::test]
+async fn a_fault_added_over_http_can_be_aimed_at_one_caller_by_user_and_device() {
+    let server = server(HarnessAccess::Token(TOKEN.into())).await;
+    let http = client();
+    let core = server.core();
+    let user_id = core.create_account("alice", "pw").unwrap();
+    let (aimed_device, aimed_token) = core.login_account(&user_id, Some("AIMED")).unwrap();
+    let (_, other_token) = core.login_account(&user_id, Some("OTHER")).unwrap();
+    let fault = json!({
+        "kind": "respond-with-error", "path": "/_matrix/client/v3/account/whoami",
+        "status": 403, "errcode": "M_FORBIDDEN",
+        "seen_by": { "user_id": user_id, "device_id": aimed_device }
+    });
+    let url = format!("{}/_harness/faults", server.base_url());
+    let added: Value =
+        http.post(&url).bearer_auth(TOKEN).json(&fault).send().await.unwrap().json().await.unwrap();
+    assert_eq!(added["faults"][0]["seen_by"], fault["seen_by"], "listed with its caller: {added}");
+
+    let whoami = format!("{}/_matrix/client/v3/account/whoami", server.base_url());
+    let status = |token: &str| {
+        let request = http.get(&whoami).bearer_auth(token.to_owned());
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(&other_token).await, 200, "another device of the same user");
+    assert_eq!(status(&aimed_token).await, 403, "the aimed caller");
+
+    let misaimed =
+        json!({ "kind": "drop-to-device", "event_type": "m.x", "seen_by": { "user_id": user_id } });
+    let response = http.post(&url).bearer_auth(TOKEN).json(&misaimed).send().await.unwrap();
+    assert_eq!(response.status(), 400, "a caller is a user and a device");
+}

@@ -6,5 +6,6 @@
 pub mod expect;
 pub mod normalize;
 pub mod pattern;
+pub mod served;
 pub mod transcript;
 pub mod verdict;

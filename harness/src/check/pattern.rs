@@ -8,7 +8,9 @@
 //! | display | `B: shows QR code`, `A: shows check code` |
 //! | ending | `A: finished security_error` or `A: finished security_error (master_key_mismatch)` |
 //!
-//! `*` in a path, a field value or a decision matches any run of characters.
+//! `*` in a path, a field value or a decision matches any run of characters. An HTTP
+//! pattern must fit an endpoint the mock homeserver serves ([`super::served`]), so a
+//! typo in its method or path does not parse.
 
 use devices::{AbortKind, Decision, OutcomeKind, RoleKind};
 
@@ -111,6 +113,7 @@ impl Pattern {
                 if !path.starts_with('/') {
                     return Err(err(text, "the path must start with `/`"));
                 }
+                super::served::check(method, path).map_err(|reason| err(text, reason))?;
                 let mut words = words.peekable();
                 let status = match words.peek() {
                     Some(s) if s.chars().all(|c| c.is_ascii_digit()) => {

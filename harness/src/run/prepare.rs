@@ -13,7 +13,9 @@ use devices::RoleKind;
 use mock_homeserver::{Homeserver, ManualClock, MockHomeserver};
 
 use crate::check::transcript::Names;
-use crate::scenario::roles::{self, device_id_of, Pace, RunContext, ACCOUNT_LOCALPART, ACCOUNT_PASSWORD};
+use crate::scenario::roles::{
+    self, caller_of, device_id_of, Pace, RunContext, ACCOUNT_LOCALPART, ACCOUNT_PASSWORD,
+};
 use crate::scenario::{Scenario, ScenarioFault};
 
 /// The base URL of a homeserver that only exists in process: every simulated device
@@ -74,7 +76,7 @@ pub struct Prepared {
     pub user: User,
     /// What every simulated role was told about the run.
     pub context: RunContext,
-    /// Faults on the external role's device, to aim once its ID is known.
+    /// Faults that name the external role, to aim once its user and device are known.
     pub armed_faults: Vec<ScenarioFault>,
 }
 
@@ -112,14 +114,19 @@ pub async fn prepare(scenario: &Scenario, mode: &Mode) -> Result<Prepared, Strin
             return Err(format!("the scenario has no role {role} ({})", role.name()));
         }
     }
-    // Faults on a simulated role's device are aimed now; those on the external role's
-    // device once the run learns its ID (the recorder arms them).
+    // Faults that name a simulated role (its device, or its requests) are aimed now;
+    // those that name the external role once the run learns its user and device (the
+    // recorder arms them).
     let mut armed = Vec::new();
     for fault in &scenario.faults {
-        match fault.device_of {
-            Some(role) if Some(role) == external => armed.push(fault.clone()),
-            Some(role) => core.add_fault(fault.aimed_at(device_id_of(role))),
-            None => core.add_fault(fault.fault.clone()),
+        let mut fault = fault.clone();
+        for spec in scenario.roles.iter().filter(|spec| Some(spec.kind) != external) {
+            fault = fault.aim(spec.kind, &caller_of(spec.kind, &scenario.profile.server_name));
+        }
+        if fault.is_aimed() {
+            core.add_fault(fault.fault);
+        } else {
+            armed.push(fault);
         }
     }
     let context = RunContext {

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use devices::engine::{Choice, ExternalEvent, Observer};
 use devices::{DeviceEvent, RoleKind};
-use mock_homeserver::{Homeserver, JournalEntry};
+use mock_homeserver::{Caller, Homeserver, JournalEntry};
 
 use crate::check::transcript::{Actor, Display, Ending, Entry, Names, SeenBy, TranscriptEntry};
 use crate::scenario::ScenarioFault;
@@ -48,7 +48,7 @@ pub struct Recorder {
     transcript: Vec<TranscriptEntry>,
     /// The external writes whose message has been placed.
     placed_writes: Vec<usize>,
-    /// Faults on the external role's device, added once its ID is known.
+    /// Faults that name the external role, added once its user and device are known.
     armed: Vec<ScenarioFault>,
 }
 
@@ -76,9 +76,10 @@ impl Recorder {
         }
     }
 
-    /// Faults on the external role's device: the homeserver applies them from the
-    /// moment the recorder sees the device's ID (in the answer to its `/login` or
-    /// `/register`), before any other request of the run is made.
+    /// Faults that name the external role (its device, or its requests): the
+    /// homeserver applies them from the moment the recorder sees the role's user and
+    /// device (in the answer to its `/login` or `/register`), before any other request
+    /// of the run is made.
     pub fn with_armed_faults(mut self, faults: Vec<ScenarioFault>) -> Self {
         self.armed = faults;
         self
@@ -119,13 +120,17 @@ impl Recorder {
         if !(entry.path.ends_with("/login") || entry.path.ends_with("/register")) {
             return;
         }
-        let device = entry.response.json().and_then(|v| v.get("device_id")).and_then(|v| v.as_str());
-        if let Some(id) = device {
-            if !self.names.iter().any(|(d, _)| d == id) {
-                self.names.push((id.to_owned(), role));
+        let answer = entry.response.json();
+        let field = |name: &str| answer.and_then(|v| v.get(name)).and_then(|v| v.as_str()).map(str::to_owned);
+        if let Some(id) = field("device_id") {
+            if !self.names.iter().any(|(d, _)| *d == id) {
+                self.names.push((id.clone(), role));
             }
+            // The answer is the mock homeserver's own, so it names the user.
+            let Some(user_id) = field("user_id") else { return };
+            let caller = Caller { user_id, device_id: id };
             for fault in std::mem::take(&mut self.armed) {
-                self.homeserver.add_fault(fault.aimed_at(id));
+                self.homeserver.add_fault(fault.aim(role, &caller).fault);
             }
         }
     }

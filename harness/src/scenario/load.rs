@@ -12,7 +12,7 @@ use devices::RoleKind;
 use mock_homeserver::{Fault, Profile};
 
 use super::roles::{RawTables, RoleSpec};
-use super::{Flow, Scenario, ScenarioFault, DEVICE_OF_ROLE};
+use super::{Flow, Scenario, ScenarioFault, CALLER_OF_ROLE, DEVICE_OF_ROLE};
 use crate::check::expect::{Expectation, Level};
 use crate::check::pattern::{parse_ending, Pattern};
 
@@ -160,6 +160,17 @@ fn line_of_text(source: &str, needle: &str) -> Option<usize> {
     source.lines().position(|line| line.trim_start().starts_with(needle)).map(|i| i + 1)
 }
 
+/// The 1-based line where `needle` first occurs within `span` of the source (an event
+/// inside a `[[expect.count]]` or `[[expect.after]]` table), else the line of the
+/// span's first non-blank character.
+fn line_within(source: &str, span: std::ops::Range<usize>, needle: &str) -> usize {
+    let end = span.end.min(source.len());
+    let start = span.start.min(end);
+    let text = source.get(start..end).unwrap_or_default();
+    let offset = text.find(needle).unwrap_or_else(|| text.len() - text.trim_start().len());
+    line_of(source, start + offset)
+}
+
 /// The 1-based line of a byte offset.
 fn line_of(source: &str, offset: usize) -> usize {
     source[..offset.min(source.len())].bytes().filter(|b| *b == b'\n').count() + 1
@@ -223,36 +234,7 @@ impl Scenario {
         };
         let mut faults = Vec::new();
         for fault in &raw.server.faults {
-            let line = at(fault.span());
-            let mut json = serde_json::to_value(fault.get_ref()).map_err(|e| fail(line, e.to_string()))?;
-            // `device = "A"`: the fault is about that role's device, whatever its ID.
-            let device_of = match json.as_object_mut().and_then(|table| table.remove("device")) {
-                None => None,
-                Some(role) => {
-                    let role = role.as_str().and_then(RoleKind::from_letter).ok_or_else(|| {
-                        fail(line, format!("invalid fault: `device` names a role (A, B or R), not {role}"))
-                    })?;
-                    let table =
-                        json.as_object_mut().ok_or_else(|| fail(line, "a fault is a table".into()))?;
-                    if table.contains_key("device_id") {
-                        return Err(fail(
-                            line,
-                            "invalid fault: `device` and `device_id` both name the device".into(),
-                        ));
-                    }
-                    table.insert("device_id".into(), serde_json::Value::String(DEVICE_OF_ROLE.into()));
-                    Some(role)
-                }
-            };
-            let typed = serde_json::from_value::<Fault>(json)
-                .map_err(|e| e.to_string())
-                .and_then(|f| f.check().map(|()| f))
-                .map_err(|e| fail(line, format!("invalid fault: {e}")))?;
-            let aims_at_a_device = matches!(typed, Fault::TamperDeviceKey { .. } | Fault::HideDevice { .. });
-            if device_of.is_some() && !aims_at_a_device {
-                return Err(fail(line, "invalid fault: only a fault on one device takes `device`".into()));
-            }
-            faults.push(ScenarioFault { fault: typed, device_of });
+            faults.push(parse_fault(fault, raw.flow).map_err(|message| fail(at(fault.span()), message))?);
         }
 
         let roles_line = line_of_text(source, "[roles").unwrap_or(1);
@@ -353,8 +335,9 @@ impl Scenario {
         for (counts, level) in [(&expect.count, Level::Must), (&expect.should_count, Level::Should)] {
             for count in counts {
                 let c = count.get_ref();
-                let line = at(count.span());
-                let pattern = Pattern::parse(&c.event).map_err(|e| fail(line, e.to_string()))?;
+                let line = line_within(source, count.span(), "");
+                let pattern = Pattern::parse(&c.event)
+                    .map_err(|e| fail(line_within(source, count.span(), &c.event), e.to_string()))?;
                 let (min, max) = match (c.times, c.at_least, c.at_most) {
                     (Some(times), None, None) => (times, Some(times)),
                     (None, Some(min), max) => (min, max),
@@ -375,9 +358,11 @@ impl Scenario {
         for (afters, level) in [(&expect.after, Level::Must), (&expect.should_after, Level::Should)] {
             for after in afters {
                 let a = after.get_ref();
-                let line = at(after.span());
+                let line = line_within(source, after.span(), "");
                 let parse_one = |text: &String| {
-                    Pattern::parse(text).map(|p| (text.clone(), p)).map_err(|e| fail(line, e.to_string()))
+                    Pattern::parse(text)
+                        .map(|p| (text.clone(), p))
+                        .map_err(|e| fail(line_within(source, after.span(), text), e.to_string()))
                 };
                 let anchor = match &a.event {
                     RawChain::One(text) => vec![parse_one(text)?],
@@ -426,6 +411,48 @@ impl Scenario {
             expectations,
         })
     }
+}
+
+/// One `[[server.faults]]` table: the mock homeserver's fault, with `device = "A"` and
+/// `seen_by = "B"` naming roles, which the run fills in once it knows their IDs.
+fn parse_fault(fault: &Spanned<toml::Value>, flow: Flow) -> Result<ScenarioFault, String> {
+    let mut json = serde_json::to_value(fault.get_ref()).map_err(|e| e.to_string())?;
+    let table = json.as_object_mut().ok_or("invalid fault: a fault is a table")?;
+    let mut role_of = |key: &str| -> Result<Option<RoleKind>, String> {
+        let Some(value) = table.remove(key) else { return Ok(None) };
+        let role = value
+            .as_str()
+            .and_then(RoleKind::from_letter)
+            .ok_or_else(|| format!("invalid fault: `{key}` names a role (A, B or R), not {value}"))?;
+        if !flow.roles().contains(&role) {
+            return Err(format!(
+                "invalid fault: `{key}` names role {role}, which a {flow:?} scenario does not have"
+            ));
+        }
+        Ok(Some(role))
+    };
+    let device_of = role_of("device")?;
+    let seen_by = role_of("seen_by")?;
+    if device_of.is_some() {
+        if table.contains_key("device_id") {
+            return Err("invalid fault: `device` and `device_id` both name the device".into());
+        }
+        table.insert("device_id".into(), serde_json::Value::String(DEVICE_OF_ROLE.into()));
+    }
+    if seen_by.is_some() {
+        // A stand-in caller, so that serde refuses `seen_by` on a fault that takes none.
+        let caller = serde_json::json!({ "user_id": CALLER_OF_ROLE, "device_id": CALLER_OF_ROLE });
+        table.insert("seen_by".into(), caller);
+    }
+    let typed = serde_json::from_value::<Fault>(json)
+        .map_err(|e| e.to_string())
+        .and_then(|f| f.check().map(|()| f))
+        .map_err(|e| format!("invalid fault: {e}"))?;
+    let aims_at_a_device = matches!(typed, Fault::TamperDeviceKey { .. } | Fault::HideDevice { .. });
+    if device_of.is_some() && !aims_at_a_device {
+        return Err("invalid fault: only a fault on one device takes `device`".into());
+    }
+    Ok(ScenarioFault { fault: typed, device_of, seen_by })
 }
 
 /// Whether some order, never or count expectation has a wire-level pattern (an HTTP

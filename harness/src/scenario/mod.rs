@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use devices::qr_login::DialectName;
 use devices::RoleKind;
-use mock_homeserver::{Fault, Profile};
+use mock_homeserver::{Caller, Fault, Profile};
 
 use crate::check::expect::{Expectation, Level};
 
@@ -84,33 +84,57 @@ pub struct Scenario {
     pub expectations: Vec<(Expectation, Level)>,
 }
 
-/// A fault of a scenario. A fault on one device may name the device by its role
-/// (`device = "A"`) rather than by its ID: a client under test gets its device ID from
-/// the server, so the run aims the fault once it knows it.
+/// A fault of a scenario. It may name roles rather than IDs: the device it is about
+/// (`device = "A"`) and the caller it is aimed at (`seen_by = "B"`). A client under
+/// test gets its device ID from the server, so the run aims the fault at a role once
+/// it knows that role's user and device ([`ScenarioFault::aim`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScenarioFault {
-    /// The fault (aimed at [`DEVICE_OF_ROLE`] when `device_of` is set).
+    /// The fault (with [`DEVICE_OF_ROLE`] and [`CALLER_OF_ROLE`] standing in for
+    /// what the roles below will fill in).
     pub fault: Fault,
-    /// The role whose device the fault is about, when the file named one.
+    /// The role whose device the fault is about, until aimed.
     pub device_of: Option<RoleKind>,
+    /// The role whose requests alone the fault affects (and counts), until aimed.
+    pub seen_by: Option<RoleKind>,
 }
 
 /// The device ID a role-aimed fault carries until the run knows the role's device.
 pub const DEVICE_OF_ROLE: &str = "(the device of a role)";
 
+/// The caller (user and device) a `seen_by` fault carries until the run knows the
+/// role's.
+pub const CALLER_OF_ROLE: &str = "(the caller of a role)";
+
 impl ScenarioFault {
-    /// The fault, aimed at `device_id` when it names a role's device.
-    pub fn aimed_at(&self, device_id: &str) -> Fault {
-        let mut fault = self.fault.clone();
-        if self.device_of.is_some() {
-            match &mut fault {
-                Fault::TamperDeviceKey { device_id: id, .. } | Fault::HideDevice { device_id: id, .. } => {
-                    *id = device_id.to_owned()
-                }
-                _ => {}
+    /// A fault that names no role.
+    pub fn plain(fault: Fault) -> Self {
+        Self { fault, device_of: None, seen_by: None }
+    }
+
+    /// Whether every role the fault names has been filled in: it can go to the server.
+    pub fn is_aimed(&self) -> bool {
+        self.device_of.is_none() && self.seen_by.is_none()
+    }
+
+    /// The fault with `role`'s user and device filled in wherever it names `role`.
+    pub fn aim(&self, role: RoleKind, caller: &Caller) -> Self {
+        let mut aimed = self.clone();
+        if aimed.device_of == Some(role) {
+            if let Fault::TamperDeviceKey { device_id, .. } | Fault::HideDevice { device_id, .. } =
+                &mut aimed.fault
+            {
+                *device_id = caller.device_id.clone();
             }
+            aimed.device_of = None;
         }
-        fault
+        if aimed.seen_by == Some(role) {
+            if let Some(slot) = aimed.fault.seen_by_mut() {
+                *slot = Some(caller.clone());
+            }
+            aimed.seen_by = None;
+        }
+        aimed
     }
 }
 

@@ -247,6 +247,19 @@ pub fn device_id_of(role: RoleKind) -> &'static str {
     }
 }
 
+/// The caller a simulated role is on the homeserver: its account's user ID on
+/// `server_name` and [`device_id_of`].
+pub fn caller_of(role: RoleKind, server_name: &str) -> mock_homeserver::Caller {
+    let localpart = match role {
+        RoleKind::NewDevice | RoleKind::ExistingDevice => ACCOUNT_LOCALPART,
+        RoleKind::Registrar => REGISTRAR_USERNAME,
+    };
+    mock_homeserver::Caller {
+        user_id: format!("@{localpart}:{server_name}"),
+        device_id: device_id_of(role).to_owned(),
+    }
+}
+
 /// The seed of one role's randomness, from the scenario's.
 fn role_seed(seed: u64, role: RoleKind) -> u64 {
     seed.wrapping_mul(31).wrapping_add(role.letter().as_bytes()[0] as u64)

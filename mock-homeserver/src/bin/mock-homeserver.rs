@@ -35,7 +35,8 @@ struct Args {
     #[arg(long = "account", value_name = "LOCALPART:PASSWORD")]
     accounts: Vec<String>,
     /// A fault active from the start, as JSON, exactly as in scenario files, e.g.
-    /// '{"kind":"drop-to-device","event_type":"m.secret.request"}' (repeatable).
+    /// '{"kind":"drop-to-device","event_type":"m.secret.request"}' (repeatable). A
+    /// `"seen_by": {"user_id": ..., "device_id": ...}` aims it at one caller.
     #[arg(long = "fault", value_name = "JSON")]
     faults: Vec<String>,
     /// Journal entries to keep; beyond it the oldest are dropped and counted. 0 keeps

@@ -1,4 +1,6 @@
-//! The endpoints, one module per group, and the route table.
+//! The endpoints, one module per group, and the route table. [`served`] lists the
+//! table for other crates: the harness checks the HTTP patterns of a scenario file
+//! against it, so a pattern no request can match is a typo caught when the file loads.
 
 use std::sync::OnceLock;
 
@@ -24,6 +26,39 @@ pub(crate) mod sync;
 pub(crate) mod to_device;
 pub(crate) mod uia;
 pub(crate) mod versions;
+
+pub use to_device::SPEC_TO_DEVICE_EVENT_TYPES;
+
+/// One endpoint the server serves: a method and a path pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The method, upper case.
+    pub method: &'static str,
+    /// The full path pattern; a `{name}` segment stands for any one non-empty
+    /// segment, e.g. `/_matrix/client/v3/sendToDevice/{eventType}/{txnId}`.
+    pub path: &'static str,
+}
+
+impl Endpoint {
+    /// The values the Matrix spec defines for a path parameter in its own `m.`
+    /// namespace, when it defines them: an `{eventType}` starting with `m.` that is not
+    /// in this list is an event type nobody sends (other namespaces are free for any
+    /// client to use).
+    pub fn spec_values(param: &str) -> Option<&'static [&'static str]> {
+        (param == "eventType").then_some(SPEC_TO_DEVICE_EVENT_TYPES)
+    }
+}
+
+/// Every endpoint in the route table, in table order, whether or not the profile in
+/// force switches it on (the rendezvous, the login-token forms).
+///
+/// ```
+/// let served = mock_homeserver::endpoints::served();
+/// assert!(served.iter().any(|e| e.method == "POST" && e.path == "/_matrix/client/v3/keys/query"));
+/// ```
+pub fn served() -> Vec<Endpoint> {
+    table().iter().map(|route| Endpoint { method: route.method, path: route.pattern }).collect()
+}
 
 /// The routes whose pattern has `segments` segments, in table order: only these can
 /// match a path of that many segments (first match wins, as in the whole table).

@@ -20,6 +20,8 @@ pub(crate) type Handler = fn(&mut Ctx<'_>) -> Result<Response, MatrixError>;
 /// One route: method, path pattern with `{param}` segments, authentication, handler.
 pub(crate) struct Route {
     pub method: &'static str,
+    /// The path pattern as written, e.g. `/_matrix/client/v3/sendToDevice/{eventType}/{txnId}`.
+    pub pattern: &'static str,
     /// The path pattern split at `/`, once.
     segments: Vec<&'static str>,
     pub auth: Auth,
@@ -31,7 +33,7 @@ pub(crate) struct Route {
 impl Route {
     /// A route that is not part of the rendezvous.
     pub fn new(method: &'static str, pattern: &'static str, auth: Auth, handler: Handler) -> Self {
-        Self { method, segments: pattern.split('/').collect(), auth, handler, is_rendezvous: false }
+        Self { method, pattern, segments: pattern.split('/').collect(), auth, handler, is_rendezvous: false }
     }
 
     /// How many `/`-separated segments its pattern has.

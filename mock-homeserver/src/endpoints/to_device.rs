@@ -8,7 +8,8 @@
 //! * Events reach the recipients' `/sync` as `{"type", "sender", "content"}`.
 //! * Faults: [`Fault::DropToDevice`] accepts and never delivers; [`Fault::DelayToDevice`]
 //!   parks the events in `State::delayed_to_device` until the server clock passes
-//!   their due time (`/sync` of the recipient moves them into its inbox).
+//!   their due time (`/sync` of the recipient moves them into its inbox). Aimed
+//!   (`seen_by`), they apply only to what that caller sends.
 
 use serde_json::{json, Map, Value};
 
@@ -26,6 +27,28 @@ pub(crate) fn routes() -> Vec<Route> {
         send_to_device,
     )]
 }
+
+/// The to-device event types the Matrix spec defines: its `m.` namespace, where a type
+/// outside this list is one no client sends (a typo). Other namespaces are any
+/// client's to use, and the endpoint accepts every type.
+pub const SPEC_TO_DEVICE_EVENT_TYPES: &[&str] = &[
+    "m.room.encrypted",
+    "m.room_key",
+    "m.room_key_request",
+    "m.forwarded_room_key",
+    "m.room_key.withheld",
+    "m.dummy",
+    "m.secret.request",
+    "m.secret.send",
+    "m.key.verification.request",
+    "m.key.verification.ready",
+    "m.key.verification.start",
+    "m.key.verification.accept",
+    "m.key.verification.key",
+    "m.key.verification.mac",
+    "m.key.verification.cancel",
+    "m.key.verification.done",
+];
 
 /// What the faults make of a to-device message of one event type.
 enum Disposition {
@@ -113,10 +136,13 @@ fn disposition(ctx: &mut Ctx<'_>, event_type: &str) -> Disposition {
     for i in 0..ctx.state.faults.len() {
         let fault = ctx.state.faults[i].fault.clone();
         let delay_ms = match &fault {
-            Fault::DropToDevice { event_type: t } if t == event_type => None,
-            Fault::DelayToDevice { event_type: t, delay_ms } if t == event_type => Some(*delay_ms),
+            Fault::DropToDevice { event_type: t, .. } if t == event_type => None,
+            Fault::DelayToDevice { event_type: t, delay_ms, .. } if t == event_type => Some(*delay_ms),
             _ => continue,
         };
+        if !fault.applies_to(ctx.caller.as_ref()) {
+            continue;
+        }
         if !ctx.state.faults[i].take() {
             continue;
         }

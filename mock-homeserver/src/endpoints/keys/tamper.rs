@@ -7,6 +7,9 @@
 //! target. Without an explicit `value`, the replacement is a fixed, valid-looking
 //! wrong value derived from the original: a real Ed25519 public key, 32 bytes for a
 //! Curve25519 key, or a well-formed Ed25519 signature by an unrelated key.
+//!
+//! A fault aimed at one caller (`seen_by`) edits only that caller's answers, and only
+//! those take from a hiding fault's budget.
 
 use protocol::keys::Ed25519Keypair;
 use serde_json::{json, Map, Value};
@@ -21,6 +24,9 @@ pub(super) fn apply(ctx: &mut Ctx<'_>, answer: &mut Value) {
     for i in 0..ctx.state.faults.len() {
         let fault = ctx.state.faults[i].fault.clone();
         let Fault::HideDevice { user_id, device_id, .. } = &fault else { continue };
+        if !fault.applies_to(ctx.caller.as_ref()) {
+            continue;
+        }
         let Some(devices) = answer["device_keys"].get_mut(user_id.as_str()).and_then(Value::as_object_mut)
         else {
             continue;
@@ -32,12 +38,15 @@ pub(super) fn apply(ctx: &mut Ctx<'_>, answer: &mut Value) {
     }
     for i in 0..ctx.state.faults.len() {
         let fault = ctx.state.faults[i].fault.clone();
+        if !fault.applies_to(ctx.caller.as_ref()) {
+            continue;
+        }
         let changed = match &fault {
-            Fault::TamperDeviceKey { user_id, device_id, field, value } => answer["device_keys"]
+            Fault::TamperDeviceKey { user_id, device_id, field, value, .. } => answer["device_keys"]
                 .get_mut(user_id.as_str())
                 .and_then(|devices| devices.get_mut(device_id.as_str()))
                 .is_some_and(|keys| tamper_device(keys, device_id, *field, value.as_deref())),
-            Fault::TamperCrossSigningKey { user_id, key, field, value } => answer[map_name(*key)]
+            Fault::TamperCrossSigningKey { user_id, key, field, value, .. } => answer[map_name(*key)]
                 .get_mut(user_id.as_str())
                 .is_some_and(|object| tamper_cross_signing(object, *field, value.as_deref())),
             _ => false,
