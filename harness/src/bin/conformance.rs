@@ -134,6 +134,9 @@ enum Cmd {
         #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
         poll_ms: Option<u64>,
     },
+    /// Fuzz a client: generated faults and misbehaviours, invariants checked on every
+    /// run, findings shrunk and saved as scenarios (docs/fuzzing.md).
+    Fuzz(FuzzArgs),
     /// List the scenarios with their titles and spec steps.
     List {
         /// Scenario files or directories.
@@ -144,6 +147,48 @@ enum Cmd {
         /// The scenario file.
         path: PathBuf,
     },
+}
+
+/// The arguments of `conformance fuzz` (the library's `harness::fuzz::command`).
+#[derive(Debug, clap::Args)]
+struct FuzzArgs {
+    /// The role under test.
+    #[arg(long)]
+    role: Role,
+    /// Fuzz an external client through its adapter (docs/adapter-protocol.md);
+    /// our own device in process when absent.
+    #[arg(long, value_name = "CMD ARGS")]
+    client: Option<String>,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// How many runs (default 100).
+    #[arg(long, conflicts_with = "time")]
+    runs: Option<u64>,
+    /// How long, e.g. 60s, 5m.
+    #[arg(long, value_name = "DURATION")]
+    time: Option<String>,
+    /// Runs at once (default: one per core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Save every finding as a scenario file in DIR.
+    #[arg(long, value_name = "DIR")]
+    save: Option<PathBuf>,
+    /// Run the seeds A..B (with --shard: one shard of them).
+    #[arg(long, value_name = "A..B")]
+    seed_range: Option<String>,
+    /// Shard i of n of the seed range, from 0.
+    #[arg(long, value_name = "i/n", requires = "seed_range")]
+    shard: Option<String>,
+    /// Write the JSON report to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write a JUnit XML report to this file.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// With --client: the real-time deadline of one run in milliseconds (default 30000).
+    #[arg(long, value_name = "MS", requires = "client")]
+    deadline_ms: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -245,6 +290,23 @@ async fn run(cli: Cli) -> Result<bool, String> {
             Ok(result.verdict.is_success())
         }
         Cmd::Device { .. } => Err("`device` is handled before the runtime starts".into()),
+        Cmd::Fuzz(args) => {
+            harness::fuzz::command::run(harness::fuzz::command::FuzzCommand {
+                role: args.role.0,
+                client: args.client,
+                seed: args.seed,
+                runs: args.runs,
+                time: args.time,
+                jobs: args.jobs,
+                save: args.save,
+                seed_range: args.seed_range,
+                shard: args.shard,
+                json: args.json,
+                junit: args.junit,
+                deadline_ms: args.deadline_ms,
+            })
+            .await
+        }
         Cmd::Run {
             paths,
             filter,
