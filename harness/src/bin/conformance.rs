@@ -186,7 +186,7 @@ struct FuzzArgs {
     /// Write a JUnit XML report to this file.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
-    /// With --client: the real-time deadline of one run in milliseconds (default 30000).
+    /// With --client: the real-time deadline of one run in milliseconds (default 20000).
     #[arg(long, value_name = "MS", requires = "client")]
     deadline_ms: Option<u64>,
 }

@@ -76,7 +76,7 @@ impl FuzzCommand {
         };
         let target = match &self.client {
             Some(command) => {
-                let deadline = Duration::from_millis(self.deadline_ms.unwrap_or(30_000));
+                let deadline = Duration::from_millis(self.deadline_ms.unwrap_or(20_000));
                 Target::external(command, self.role, deadline)
             }
             None => Target::InProcess,

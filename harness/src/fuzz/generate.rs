@@ -174,10 +174,15 @@ fn qr_fault(rng: &mut ChaCha8Rng) -> Ingredient {
     }
 }
 
-/// A server fault or profile switch of registration.
+/// A server fault or profile switch of registration. A server that drops the keys
+/// (`msc2912 = "ignored"`, a lost write) is drawn more often than the rest: it is
+/// what the registrar's own check is for.
 fn register_server(rng: &mut ChaCha8Rng) -> Ingredient {
     match rng.gen_range(0..7) {
-        0 => Ingredient::Switch("msc2912".into(), json!(*pick(rng, &["ignored", "both", "unstable-only"]))),
+        0 => Ingredient::Switch(
+            "msc2912".into(),
+            json!(*pick(rng, &["ignored", "ignored", "both", "unstable-only"])),
+        ),
         1 => Ingredient::Switch("advertise_msc2912".into(), json!(rng.gen_bool(0.5))),
         2 => Ingredient::Switch("msc3967".into(), json!(false)),
         3 => table(json!({
@@ -185,7 +190,7 @@ fn register_server(rng: &mut ChaCha8Rng) -> Ingredient {
             "key": *pick(rng, &["master", "self-signing", "user-signing"]),
             "field": *pick(rng, &["ed25519", "signature"]),
         })),
-        4 => lose_write(rng),
+        4 | 5 => with_times(json!({"kind": "lose-write", "path": *pick(rng, &LOSABLE[..3])}), rng),
         _ => error_fault(rng, &REGISTER_PATHS),
     }
 }

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `safety.trust-after-failed-check` | every trust effect (a cross-signing upload about the peer, `m.secret.request`, M8 `verified` on the channel, a decision to mark verified or trust) comes after the peer's announcement (M7 or M8) and a `/keys/query` answer that publishes the announced device key, validly self-signed, and the announced master key (MSC3906 steps 16–21a) |
 //! | `safety.secret-to-unverified-device` | the existing device sends no secret to a device it has not verified so |
+//! | `safety.secret-sent-in-clear` | no secret goes out as a plaintext `m.secret.send` |
 //! | `safety.verified-without-check` | a role that ends `verified` has made those checks |
 //! | `safety.registrar-keys-not-held` | a registrar ends `success` only when the homeserver holds a master key it sent (MSC2912) |
 //! | `liveness.deadline`, `liveness.progress`, `liveness.adapter` | the run ends within the deadline, never stalls, the adapter never exits early or breaks the protocol |
@@ -23,9 +24,10 @@ use mock_homeserver::JournalBody;
 use crate::check::transcript::{Actor, Entry, Names, TranscriptEntry};
 
 /// Every invariant's name.
-pub const ALL: [&str; 11] = [
+pub const ALL: [&str; 12] = [
     "safety.trust-after-failed-check",
     "safety.secret-to-unverified-device",
+    "safety.secret-sent-in-clear",
     "safety.verified-without-check",
     "safety.registrar-keys-not-held",
     "liveness.deadline",
@@ -102,7 +104,10 @@ pub fn check(observed: &Observed<'_>) -> Vec<Violation> {
     let mut out = Vec::new();
     match observed.role {
         RoleKind::Registrar => safety::registrar(observed, &mut out),
-        _ => safety::qr_login(observed, &mut out),
+        _ => {
+            safety::qr_login(observed, &mut out);
+            safety::secrets_encrypted(observed, &mut out);
+        }
     }
     liveness(observed, &mut out);
     honesty(observed, &mut out);
@@ -186,5 +191,98 @@ fn honesty(observed: &Observed<'_>, out: &mut Vec<Violation>) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::transcript::Ending;
+    use serde_json::json;
+
+    fn http(seq: usize, actor: RoleKind, path: &str, body: serde_json::Value) -> TranscriptEntry {
+        let method = if path.contains("/sendToDevice/") { "PUT" } else { "POST" };
+        TranscriptEntry {
+            seq,
+            at_ms: 0,
+            entry: Entry::Http {
+                actor: Actor::Role(actor),
+                method: method.into(),
+                path: path.into(),
+                query: None,
+                status: 200,
+                request: JournalBody::Json(body),
+                response: JournalBody::Json(json!({})),
+                faults: vec![],
+            },
+        }
+    }
+
+    fn finished(seq: usize, actor: RoleKind, outcome: OutcomeKind) -> TranscriptEntry {
+        let ending = Ending { outcome, reason: None, rejected: None, detail: None };
+        TranscriptEntry { seq, at_ms: 0, entry: Entry::Finished { actor, ending } }
+    }
+
+    fn observed<'a>(
+        t: &'a [TranscriptEntry],
+        names: &'a Names,
+        role: RoleKind,
+        held: Option<Option<String>>,
+    ) -> Observed<'a> {
+        Observed {
+            role,
+            transcript: t,
+            names,
+            run_problem: None,
+            waiting_for_user: false,
+            registrar_master_key: held,
+        }
+    }
+
+    #[test]
+    fn a_registrar_ending_success_needs_a_master_key_it_sent_on_the_homeserver() {
+        let r = RoleKind::Registrar;
+        let upload = json!({"master_key": {"keys": {"ed25519:K": "K"}, "usage": ["master"]}});
+        let t = vec![
+            http(1, r, "/_matrix/client/v3/keys/device_signing/upload", upload),
+            finished(2, r, OutcomeKind::Success),
+        ];
+        let names = Names::new();
+        let held = |key: Option<&str>| Some(key.map(str::to_owned));
+        assert!(check(&observed(&t, &names, r, held(Some("K")))).is_empty());
+        for wrong in [None, Some("OTHER")] {
+            let found = check(&observed(&t, &names, r, held(wrong)));
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert_eq!(found[0].invariant, "safety.registrar-keys-not-held");
+            assert_eq!(found[0].lines, ["#2 R: finished success"]);
+            assert!(found[0].banned.contains(&OutcomeKind::Success));
+        }
+        let failed = vec![t[0].clone(), finished(2, r, OutcomeKind::Error)];
+        assert!(check(&observed(&failed, &names, r, held(None))).is_empty(), "an honest error is fine");
+    }
+
+    #[test]
+    fn a_secret_request_before_m8_breaks_the_check_invariant_and_names_its_line() {
+        let a = RoleKind::NewDevice;
+        let request = json!({"messages": {"@alice:test": {"*": {"action": "request", "name": "m.cross_signing.master"}}}});
+        let t = vec![
+            http(1, a, "/_matrix/client/v3/sendToDevice/m.secret.request/t1", request),
+            finished(2, a, OutcomeKind::Error),
+        ];
+        let names = Names::new();
+        let found = check(&observed(&t, &names, a, None));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].invariant, "safety.trust-after-failed-check");
+        assert!(
+            found[0].lines[0].starts_with("#1 A -> HS: PUT /sendToDevice/m.secret.request/"),
+            "{:?}",
+            found[0].lines
+        );
+        assert_eq!(found[0].never, ["A -> HS: PUT /sendToDevice/m.secret.request/* action=request"]);
+        assert!(found[0].message.contains("M8"), "{}", found[0].message);
+        let silent = vec![finished(1, a, OutcomeKind::Error)];
+        assert!(check(&observed(&silent, &names, a, None)).is_empty());
+        let none: Vec<TranscriptEntry> = Vec::new();
+        assert_eq!(check(&observed(&none, &names, a, None))[0].invariant, "liveness.no-outcome");
     }
 }

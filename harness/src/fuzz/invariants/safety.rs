@@ -133,6 +133,26 @@ pub fn qr_login(observed: &Observed<'_>, out: &mut Vec<Violation>) {
     }
 }
 
+/// Secrets travel encrypted: the existing device never sends `m.secret.send` as a
+/// plaintext to-device event (MSC3906 step 23 over the Olm channel of the Matrix
+/// spec's secret sharing).
+pub fn secrets_encrypted(observed: &Observed<'_>, out: &mut Vec<Violation>) {
+    let t = observed.transcript;
+    let me = crate::check::transcript::Actor::Role(observed.role);
+    let clear = t.iter().position(|e| match &e.entry {
+        Entry::Http { actor, method, path, .. } => {
+            *actor == me && method == "PUT" && path.contains("/sendToDevice/m.secret.send/")
+        }
+        _ => false,
+    });
+    if let Some(index) = clear {
+        let message =
+            format!("{} sent a secret as a plaintext m.secret.send to-device event", observed.role.letter());
+        let pattern = format!("{} -> HS: PUT /sendToDevice/m.secret.send/*", observed.role.letter());
+        out.push(Violation::new("safety.secret-sent-in-clear", message, observed, &[index]).never(&pattern));
+    }
+}
+
 /// The master keys the registrar sent, in any request body.
 fn sent_master_keys(transcript: &[TranscriptEntry]) -> Vec<String> {
     fn collect(value: &Value, out: &mut Vec<String>) {
