@@ -83,6 +83,7 @@ async fn found_and_replayed(role: RoleKind, knob: &str) {
         .iter()
         .find(|f| f.invariant.starts_with("safety."))
         .unwrap_or_else(|| panic!("{knob}: no safety violation found\n{}", report.console()));
+    println!("{}", report.console());
     let path = finding.saved.clone().expect("saved");
     let replay = finding.replay.clone().expect("a replay command");
     assert!(replay.starts_with("conformance run ") && replay.ends_with(&path.display().to_string()));

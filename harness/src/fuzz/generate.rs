@@ -282,7 +282,7 @@ mod tests {
                 assert_eq!(case, generate(role, seed, &none));
                 assert!(case.ingredients.len() <= MAX_INGREDIENTS);
                 kinds.extend(case.ingredients.iter().map(Ingredient::kind));
-                let expect = super::super::save::placeholder_expect(&case);
+                let expect = super::super::case::placeholder_expect(&case);
                 if let Err(e) = case.scenario("fuzz/x", &expect) {
                     panic!("seed {seed} role {role}: {e}\n{}", case.to_toml("t", &expect));
                 }

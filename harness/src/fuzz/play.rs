@@ -9,7 +9,6 @@ use devices::RoleKind;
 
 use super::case::Case;
 use super::invariants::{self, wire, Observed, Violation};
-use super::save;
 use crate::adapter::process::AdapterError;
 use crate::check::transcript::{Actor, Entry, TranscriptEntry};
 use crate::run::external::{run_external_keeping_server, ExternalClient};
@@ -39,10 +38,11 @@ impl Target {
 }
 
 /// The scenario a case runs as. Its expectations are dropped: a fuzz run checks the
-/// invariants instead (a saved case gets expectations of its own, [`save`]).
+/// invariants instead (a saved case gets expectations of its own, [`super::save`]).
 pub fn scenario_of(case: &Case) -> Result<Scenario, String> {
     let name = format!("fuzz/{}-{}", case.role.name(), case.seed);
-    let mut scenario = case.scenario(&name, &save::placeholder_expect(case)).map_err(|e| e.to_string())?;
+    let mut scenario =
+        case.scenario(&name, &super::case::placeholder_expect(case)).map_err(|e| e.to_string())?;
     scenario.expectations.clear();
     Ok(scenario)
 }

@@ -13,37 +13,9 @@ use std::path::{Path, PathBuf};
 
 use devices::{OutcomeKind, RoleKind};
 
-use super::case::{Case, SavedExpect};
+use super::case::{first_request, roles_of, Case, SavedExpect};
 use super::invariants::Violation;
 use super::play::Target;
-
-/// The first request each role makes in every run: only there so that a case can be
-/// parsed into a scenario before it has run (its expectations are dropped).
-fn first_request(role: RoleKind) -> &'static str {
-    match role {
-        RoleKind::Registrar => "R -> HS: POST /register",
-        RoleKind::NewDevice => "A -> HS: POST /login",
-        RoleKind::ExistingDevice => "B -> HS: POST /login",
-    }
-}
-
-fn roles_of(case: &Case) -> Vec<RoleKind> {
-    match case.role {
-        RoleKind::Registrar => vec![RoleKind::Registrar],
-        _ => vec![RoleKind::NewDevice, RoleKind::ExistingDevice],
-    }
-}
-
-/// Expectations that let a case load as a scenario before it has run.
-pub fn placeholder_expect(case: &Case) -> SavedExpect {
-    SavedExpect {
-        order: roles_of(case)
-            .into_iter()
-            .map(|r| (first_request(r).to_owned(), "placeholder".into()))
-            .collect(),
-        ..SavedExpect::default()
-    }
-}
 
 /// The expectations that replay `violation` of `case`; `first_requests` are the
 /// first request pattern each role made in the minimal run.
