@@ -11,11 +11,14 @@
 //!   process on a virtual clock or in real time with an external client;
 //! * [`external`]: the reference adapter (`conformance device`) and `conformance
 //!   serve` for a client a person drives;
-//! * [`report`]: JSON, JUnit, Mermaid, transcripts, expectations files.
+//! * [`report`]: JSON, JUnit, Mermaid, transcripts, expectations files;
+//! * [`fuzz`]: `conformance fuzz`, generated cases checked against invariants, on the
+//!   run engine.
 
 pub mod adapter;
 pub mod check;
 pub mod external;
+pub mod fuzz;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -49,12 +49,15 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
         None if route.auth == Auth::Required => return Err(MatrixError::missing_token()),
         None => {}
     }
-    injected_error(ctx)?;
+    if let Err(answer) = injected_error(ctx) {
+        return answer;
+    }
     (route.handler)(ctx)
 }
 
-/// Applies a matching [`Fault::RespondWithError`].
-fn injected_error(ctx: &mut Ctx<'_>) -> Result<(), MatrixError> {
+/// Applies a matching [`Fault::RespondWithError`], or a matching [`Fault::LoseWrite`]
+/// (`Err` with the `200 {}` that stands in for the handler's answer).
+fn injected_error(ctx: &mut Ctx<'_>) -> Result<(), Result<Response, MatrixError>> {
     let req = ctx.req;
     for i in 0..ctx.state.faults.len() {
         let fault = &ctx.state.faults[i].fault;
@@ -66,8 +69,12 @@ fn injected_error(ctx: &mut Ctx<'_>) -> Result<(), MatrixError> {
         }
         let fault = ctx.state.faults[i].fault.clone();
         ctx.fire(&fault);
-        if let Fault::RespondWithError { status, errcode, error, .. } = fault {
-            return Err(MatrixError::new(status, &errcode, error));
+        match fault {
+            Fault::RespondWithError { status, errcode, error, .. } => {
+                return Err(Err(MatrixError::new(status, &errcode, error)))
+            }
+            Fault::LoseWrite { .. } => return Err(Ok(Response::ok(serde_json::json!({})))),
+            _ => {}
         }
     }
     Ok(())

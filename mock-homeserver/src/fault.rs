@@ -132,6 +132,24 @@ pub enum Fault {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seen_by: Option<Caller>,
     },
+    /// Deliver every to-device message of this type twice (as a retrying server
+    /// might).
+    DuplicateToDevice {
+        /// The event type.
+        event_type: String,
+    },
+    /// Answer matching requests `200 {}` without handling them: the write is lost
+    /// although the client is told it succeeded.
+    LoseWrite {
+        /// The method to match (`None`: any).
+        #[serde(default)]
+        method: Option<String>,
+        /// The path to match: exact, or a prefix when it ends in `*`.
+        path: String,
+        /// How many requests to lose; `None` means all.
+        #[serde(default)]
+        times: Option<u32>,
+    },
     /// Expire every rendezvous session after this many rendezvous requests. The
     /// fault waits for a live session: with 0 it expires the first one on the next
     /// request after its creation.
@@ -202,6 +220,10 @@ impl Fault {
             Fault::DelayToDevice { event_type, delay_ms, .. } => {
                 format!("delay-to-device {event_type} {delay_ms}ms")
             }
+            Fault::DuplicateToDevice { event_type } => format!("duplicate-to-device {event_type}"),
+            Fault::LoseWrite { method, path, .. } => {
+                format!("lose-write {} {path}", method.as_deref().unwrap_or("*"))
+            }
             Fault::ExpireRendezvous { after_writes: Some(writes), .. } => {
                 format!("expire-rendezvous after {writes} writes")
             }
@@ -228,7 +250,9 @@ impl Fault {
             | Fault::DropToDevice { seen_by, .. }
             | Fault::DelayToDevice { seen_by, .. }
             | Fault::RespondWithError { seen_by, .. } => seen_by.as_ref(),
-            Fault::ExpireRendezvous { .. } => None,
+            Fault::ExpireRendezvous { .. } | Fault::DuplicateToDevice { .. } | Fault::LoseWrite { .. } => {
+                None
+            }
         }
     }
 
@@ -242,7 +266,9 @@ impl Fault {
             | Fault::DropToDevice { seen_by, .. }
             | Fault::DelayToDevice { seen_by, .. }
             | Fault::RespondWithError { seen_by, .. } => Some(seen_by),
-            Fault::ExpireRendezvous { .. } => None,
+            Fault::ExpireRendezvous { .. } | Fault::DuplicateToDevice { .. } | Fault::LoseWrite { .. } => {
+                None
+            }
         }
     }
 
@@ -253,10 +279,11 @@ impl Fault {
         self.seen_by().is_none_or(|aimed| caller == Some(aimed))
     }
 
-    /// For [`Fault::RespondWithError`]: whether it matches this method and path.
+    /// For [`Fault::RespondWithError`] and [`Fault::LoseWrite`]: whether it matches
+    /// this method and path.
     pub(crate) fn matches_request(&self, req_method: &str, req_path: &str) -> bool {
         match self {
-            Fault::RespondWithError { method, path, .. } => {
+            Fault::RespondWithError { method, path, .. } | Fault::LoseWrite { method, path, .. } => {
                 let method_ok = method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(req_method));
                 let path_ok = match path.strip_suffix('*') {
                     Some(prefix) => req_path.starts_with(prefix),
@@ -283,7 +310,7 @@ impl ActiveFault {
     pub fn new(fault: Fault) -> Self {
         let remaining = match &fault {
             Fault::HideDevice { queries, .. } => *queries,
-            Fault::RespondWithError { times, .. } => *times,
+            Fault::RespondWithError { times, .. } | Fault::LoseWrite { times, .. } => *times,
             _ => None,
         };
         Self { fault, remaining, seen: 0 }

@@ -208,3 +208,19 @@ async fn expire_rendezvous_at_once_waits_for_a_session_to_expire() {
     let url = created.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(ts.http.get(&url).send().await.unwrap().status().as_u16(), 404, "gone at once");
 }
+
+#[tokio::test]
+async fn duplicate_to_device_delivers_that_type_twice() {
+    let (ts, _clock) = with_clock(Fault::DuplicateToDevice { event_type: "m.room.encrypted".into() }).await;
+    let alice = ts.account("alice");
+    let bob = ts.account("bob");
+    send(&ts, &alice, &bob, "m.room.encrypted", "twice").await;
+    send(&ts, &alice, &bob, "m.secret.request", "once").await;
+    assert_eq!(
+        pending_types(&ts, &bob).await,
+        vec!["m.room.encrypted", "m.room.encrypted", "m.secret.request"]
+    );
+    let journal = ts.server.journal();
+    assert_eq!(entry_for(&journal, "/twice").faults, vec!["duplicate-to-device m.room.encrypted"]);
+    assert!(entry_for(&journal, "/once").faults.is_empty());
+}

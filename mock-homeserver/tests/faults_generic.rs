@@ -113,3 +113,27 @@ async fn respond_with_error_seen_by_one_caller_answers_only_that_caller_and_coun
     assert_eq!(fired[0].caller.as_ref().map(|c| c.device_id.as_str()), Some(alice2.device_id.as_str()));
     assert!(fired[0].faults[0].ends_with(&format!("seen by {}/{}", alice2.user_id, alice2.device_id)));
 }
+
+#[tokio::test]
+async fn lose_write_answers_success_but_stores_nothing_for_its_budget() {
+    let t = TestServer::start(Profile::default()).await;
+    let alice = t.account("alice");
+    t.server.add_fault(Fault::LoseWrite {
+        method: Some("PUT".into()),
+        path: "/_matrix/client/v3/devices/*".into(),
+        times: Some(1),
+    });
+    let path = format!("/_matrix/client/v3/devices/{}", alice.device_id);
+    let name = |n: &str| json!({ "display_name": n });
+    let (status, body) = t.put(&path, Some(&alice.token), &name("lost")).await;
+    assert_eq!((status, body), (200, json!({})), "the client is told the write worked");
+    let (_, device) = t.get(&path, Some(&alice.token)).await;
+    assert_ne!(device["display_name"], json!("lost"), "but nothing was stored");
+    // The budget is spent: the next write is kept.
+    assert_eq!(t.put(&path, Some(&alice.token), &name("kept")).await.0, 200);
+    let (_, device) = t.get(&path, Some(&alice.token)).await;
+    assert_eq!(device["display_name"], json!("kept"));
+    let fired: Vec<_> = t.server.journal().into_iter().filter(|e| !e.faults.is_empty()).collect();
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].faults, vec!["lose-write PUT /_matrix/client/v3/devices/*".to_owned()]);
+}

@@ -5,6 +5,8 @@
 use protocol::qr_login::{Dialect, Intent};
 use serde::{Deserialize, Serialize};
 
+pub use super::mangle::{MangleMessage, Mangling};
+
 /// The MSC3906 message vocabulary, as scenario files name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -94,6 +96,8 @@ pub struct ExistingDeviceKnobs {
     /// The QR code B shows carries this intent instead of `login.reciprocate`
     /// (`login.start` makes the intents incompatible).
     pub qr_intent: Option<Intent>,
+    /// One channel message B sends is broken on purpose.
+    pub mangle_message: Option<MangleMessage>,
 }
 
 /// The existing device (B): a signed-in device that approves A's login.
@@ -207,6 +211,8 @@ pub struct NewDeviceKnobs {
     pub android: bool,
     /// The QR code A shows carries this intent instead of `login.start`.
     pub qr_intent: Option<Intent>,
+    /// One channel message A sends is broken on purpose.
+    pub mangle_message: Option<MangleMessage>,
 }
 
 /// The new device (A): not signed in; signs in through B.

@@ -39,6 +39,7 @@ pub struct Link {
     role: ChannelRole,
     iv: IvLength,
     tamper_next: bool,
+    mangle_next: Option<super::mangle::MangleMessage>,
 }
 
 impl std::fmt::Debug for Link {
@@ -76,6 +77,7 @@ impl Link {
             role: ChannelRole::Initiator,
             iv: IvLength::default(),
             tamper_next: false,
+            mangle_next: None,
         }
     }
 
@@ -92,6 +94,7 @@ impl Link {
             role: ChannelRole::Recipient,
             iv: IvLength::default(),
             tamper_next: false,
+            mangle_next: None,
         }
     }
 
@@ -104,6 +107,12 @@ impl Link {
     /// Flips one ciphertext bit of the next message sent (misbehaviour knob).
     pub fn tamper_next_message(&mut self) {
         self.tamper_next = true;
+    }
+
+    /// Breaks the envelope of the next message sent as `mangle` says (misbehaviour
+    /// knob `mangle-message`).
+    pub fn mangle_next_envelope(&mut self, mangle: super::mangle::MangleMessage) {
+        self.mangle_next = Some(mangle);
     }
 
     /// C1: the create request.
@@ -196,6 +205,9 @@ impl Link {
         let mut envelope = channel.encrypt_json(message, rng).map_err(channel_abort)?;
         if std::mem::take(&mut self.tamper_next) {
             flip_ciphertext_bit(&mut envelope);
+        }
+        if let Some(mangle) = self.mangle_next.take() {
+            mangle.envelope(&mut envelope);
         }
         let rz = self.rz.as_ref().ok_or(Abort::RendezvousGone)?;
         Ok(rz.send_request(serde_json::to_vec(&envelope).unwrap_or_default()))

@@ -11,6 +11,7 @@ pub mod checks;
 pub mod config;
 pub mod existing_device;
 pub mod link;
+pub mod mangle;
 pub mod new_device;
 mod rendezvous;
 
@@ -131,6 +132,12 @@ pub(crate) struct Flow {
     /// After a failed security check, send nothing on the channel (knob
     /// `silent-security-abort`).
     pub silent_security_abort: bool,
+    /// One message to send broken (knob `mangle-message`).
+    pub mangle: Option<mangle::MangleMessage>,
+    /// Channel messages sent so far (for `mangle-message`).
+    sent: u32,
+    /// The last message sent (for `mangle-message` = `replay-previous`).
+    last_sent: Option<Value>,
 }
 
 impl Flow {
@@ -150,6 +157,9 @@ impl Flow {
             qr: None,
             steps: 0,
             silent_security_abort: false,
+            mangle: None,
+            sent: 0,
+            last_sent: None,
         }
     }
 
@@ -167,10 +177,21 @@ impl Flow {
 
     /// An encrypted channel message, reported as sent.
     pub fn send(&mut self, message: &Message) -> Result<HttpRequest, Abort> {
-        let value = message.to_json(self.dialect);
+        let mut value = message.to_json(self.dialect);
+        let mangle = self.mangle.filter(|m| m.message == self.sent);
+        self.sent += 1;
+        let original = value.clone();
+        if let Some(mangle) = &mangle {
+            mangle.plaintext(&mut value, self.last_sent.as_ref());
+        }
+        self.last_sent = Some(original);
         let link = self.link.as_mut().ok_or_else(|| Abort::Channel { reason: "no channel".into() })?;
+        if let Some(mangle) = mangle.filter(|m| m.how.breaks_envelope()) {
+            link.mangle_next_envelope(mangle);
+        }
         let request = link.send_request(&value, &mut self.rng)?;
-        if self.send_twice {
+        let repeat = mangle.is_some_and(|m| m.how == mangle::Mangling::Repeat);
+        if self.send_twice || repeat {
             self.repeat = Some(value.clone());
         }
         self.events.push(DeviceEvent::ChannelSent { message: value, encrypted: true });

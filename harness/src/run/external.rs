@@ -323,9 +323,18 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Runs one scenario with `client` playing its role (SKIPPED when the scenario does
 /// not apply).
 pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> ScenarioResult {
+    run_external_keeping_server(scenario, client).await.0
+}
+
+/// [`run_external`], also handing back the homeserver's core with the state the run
+/// left (`None` when the run could not start).
+pub async fn run_external_keeping_server(
+    scenario: &Scenario,
+    client: &ExternalClient,
+) -> (ScenarioResult, Option<Arc<mock_homeserver::Homeserver>>) {
     let started = Instant::now();
     if let Some(reason) = does_not_apply(scenario, client.kind) {
-        return ScenarioResult::skipped_scenario(scenario, &reason);
+        return (ScenarioResult::skipped_scenario(scenario, &reason), None);
     }
     let mode = Mode::RealTime(RealTime {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -336,7 +345,7 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
     });
     let prepared = match prepare(scenario, &mode).await {
         Ok(prepared) => prepared,
-        Err(message) => return ScenarioResult::broken(scenario, message, started),
+        Err(message) => return (ScenarioResult::broken(scenario, message, started), None),
     };
     let Prepared { core, server, base_url, seats, names, simulated, user, context, armed_faults, .. } =
         prepared;
@@ -352,7 +361,7 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
         Recorder::new(core.clone(), simulated, Some(client.kind), names).with_armed_faults(armed_faults);
     let mut adapter = match AdapterProcess::spawn(&launch) {
         Ok(adapter) => adapter,
-        Err(error) => return ScenarioResult::broken(scenario, error.to_string(), started),
+        Err(error) => return (ScenarioResult::broken(scenario, error.to_string(), started), Some(core)),
     };
     let run_deadline = Deadline::now() + deadline;
     let (setup, kick_off) = commands_for(scenario, client.kind, &context);
@@ -406,7 +415,7 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
     });
     result.notes.extend(stopped.note());
     result.implementation = implementation;
-    result
+    (result, Some(core))
 }
 
 /// Runs scenarios with the external client, at most `jobs` at once, the longest

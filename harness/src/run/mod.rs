@@ -21,6 +21,7 @@ use devices::engine::{Marking, RunEnd};
 use mock_homeserver::ManualClock;
 
 use crate::adapter::process::AdapterError;
+use crate::check;
 use crate::scenario::Scenario;
 use ending::{conclude, Outcome};
 use executor::InProcess;
@@ -51,27 +52,33 @@ pub(crate) fn widen(end: RunEnd) -> RunEnd<AdapterError> {
     }
 }
 
-/// Runs one scenario with every role simulated, on a virtual clock, against the mock
-/// homeserver's core in process: the deterministic run whose transcript is the
-/// scenario's snapshot.
-pub async fn in_process(scenario: &Scenario) -> ScenarioResult {
-    let started = Instant::now();
-    let prepared = match prepare(scenario, &Mode::Virtual).await {
-        Ok(prepared) => prepared,
-        Err(message) => return ScenarioResult::broken(scenario, message, started),
-    };
-    let Prepared { core, server, base_url, seats, names, simulated, user, .. } = prepared;
+/// A run played to its end, before its verdict: what happened, and the homeserver it
+/// ran against (for what only the server's state can tell, e.g. which keys it holds).
+pub struct Played {
+    /// What happened.
+    pub transcript: Vec<check::transcript::TranscriptEntry>,
+    /// Device IDs and their roles.
+    pub names: check::transcript::Names,
+    /// How the engine ended.
+    pub end: RunEnd<AdapterError>,
+    /// The homeserver's core, with the state the run left.
+    pub core: std::sync::Arc<mock_homeserver::Homeserver>,
+    /// The homeserver's base URL.
+    pub base_url: String,
+}
+
+/// Plays one scenario with every role simulated, on a virtual clock, against the mock
+/// homeserver's core in process; `Err` when it cannot be set up.
+pub async fn play_in_process(scenario: &Scenario) -> Result<Played, String> {
+    let Prepared { core, server, base_url, seats, names, simulated, user, .. } =
+        prepare(scenario, &Mode::Virtual).await?;
     let Server::InProcess(clock) = server else {
-        return ScenarioResult::broken(
-            scenario,
-            "a virtual run needs an in-process homeserver".into(),
-            started,
-        );
+        return Err("a virtual run needs an in-process homeserver".into());
     };
     let mut recorder = Recorder::new(core.clone(), simulated, None, names);
     let limits =
         Limits { deadline_ms: scenario.deadline_ms, max_steps: 20_000, wall_clock: Duration::from_secs(60) };
-    let executor = InProcess::new(core);
+    let executor = InProcess::new(core.clone());
     let end = virtual_time::run(
         seats,
         user,
@@ -83,12 +90,24 @@ pub async fn in_process(scenario: &Scenario) -> ScenarioResult {
     )
     .await;
     let (transcript, names) = recorder.finish();
+    Ok(Played { transcript, names, end: widen(end), core, base_url })
+}
+
+/// Runs one scenario with every role simulated, on a virtual clock, against the mock
+/// homeserver's core in process: the deterministic run whose transcript is the
+/// scenario's snapshot.
+pub async fn in_process(scenario: &Scenario) -> ScenarioResult {
+    let started = Instant::now();
+    let Played { transcript, names, end, base_url, .. } = match play_in_process(scenario).await {
+        Ok(played) => played,
+        Err(message) => return ScenarioResult::broken(scenario, message, started),
+    };
     conclude(Outcome {
         scenario,
         expectations: scenario.expectations.clone(),
         transcript,
         names,
-        end: widen(end),
+        end,
         deadline: (scenario.deadline_ms, "virtual"),
         base_url,
         stderr: None,

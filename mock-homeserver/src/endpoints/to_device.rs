@@ -53,6 +53,7 @@ pub const SPEC_TO_DEVICE_EVENT_TYPES: &[&str] = &[
 /// What the faults make of a to-device message of one event type.
 enum Disposition {
     Deliver,
+    Twice,
     Drop,
     DelayUntil(u64),
 }
@@ -92,6 +93,10 @@ fn send_to_device(ctx: &mut Ctx<'_>) -> Result<Response, MatrixError> {
             let event = json!({ "type": event_type, "sender": caller.user_id, "content": content });
             match disposition {
                 Disposition::Deliver => ctx.state.deliver_to_device(user_id, &device_id, event),
+                Disposition::Twice => {
+                    ctx.state.deliver_to_device(user_id, &device_id, event.clone());
+                    ctx.state.deliver_to_device(user_id, &device_id, event);
+                }
                 Disposition::Drop => {}
                 Disposition::DelayUntil(deliver_at_ms) => {
                     ctx.state.delayed_to_device.push(DelayedToDevice {
@@ -129,15 +134,18 @@ fn parse_messages(body: &Map<String, Value>) -> Result<&Map<String, Value>, Matr
     Ok(messages)
 }
 
-/// Applies the to-device faults matching this event type: a drop wins over a delay.
-/// Every matching fault fires (once per request).
+/// Applies the to-device faults matching this event type: a drop wins over a delay,
+/// and a delay over a duplication. Every matching fault fires (once per request).
 fn disposition(ctx: &mut Ctx<'_>, event_type: &str) -> Disposition {
     let mut disposition = Disposition::Deliver;
     for i in 0..ctx.state.faults.len() {
         let fault = ctx.state.faults[i].fault.clone();
-        let delay_ms = match &fault {
-            Fault::DropToDevice { event_type: t, .. } if t == event_type => None,
-            Fault::DelayToDevice { event_type: t, delay_ms, .. } if t == event_type => Some(*delay_ms),
+        let change = match &fault {
+            Fault::DropToDevice { event_type: t, .. } if t == event_type => Disposition::Drop,
+            Fault::DelayToDevice { event_type: t, delay_ms, .. } if t == event_type => {
+                Disposition::DelayUntil(ctx.now_ms.saturating_add(*delay_ms))
+            }
+            Fault::DuplicateToDevice { event_type: t, .. } if t == event_type => Disposition::Twice,
             _ => continue,
         };
         if !fault.applies_to(ctx.caller.as_ref()) {
@@ -147,9 +155,12 @@ fn disposition(ctx: &mut Ctx<'_>, event_type: &str) -> Disposition {
             continue;
         }
         ctx.fire(&fault);
-        disposition = match (disposition, delay_ms) {
-            (_, None) | (Disposition::Drop, _) => Disposition::Drop,
-            (_, Some(delay_ms)) => Disposition::DelayUntil(ctx.now_ms.saturating_add(delay_ms)),
+        disposition = match (disposition, change) {
+            (Disposition::Drop, _) | (_, Disposition::Drop) => Disposition::Drop,
+            (Disposition::DelayUntil(at), _) | (_, Disposition::DelayUntil(at)) => {
+                Disposition::DelayUntil(at)
+            }
+            _ => Disposition::Twice,
         };
     }
     disposition

@@ -94,6 +94,7 @@ impl ExistingDevice {
     pub fn new(config: ExistingDeviceConfig) -> Self {
         let mut flow = Flow::new(config.seed, config.dialect.into(), config.poll_ms);
         flow.silent_security_abort = config.knobs.silent_security_abort;
+        flow.mangle = config.knobs.mangle_message;
         Self {
             boot: Bootstrap::new(&config),
             config,

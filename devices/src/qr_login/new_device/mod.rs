@@ -79,6 +79,7 @@ impl NewDevice {
         let mut flow = Flow::new(config.seed, config.dialect.into(), config.poll_ms);
         flow.send_twice = config.knobs.send_messages_twice;
         flow.silent_security_abort = config.knobs.silent_security_abort;
+        flow.mangle = config.knobs.mangle_message;
         Self {
             config,
             flow,

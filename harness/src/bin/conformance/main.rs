@@ -1,5 +1,6 @@
 //! `conformance`: run the scenarios of the Matrix E2EE onboarding conformance suite.
 
+mod fuzz;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -157,6 +158,9 @@ enum Cmd {
         #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
         poll_ms: Option<u64>,
     },
+    /// Fuzz a client: generated faults and misbehaviours, invariants checked on every
+    /// run, findings shrunk and saved as scenarios (docs/fuzzing.md).
+    Fuzz(fuzz::FuzzArgs),
     /// List the scenarios with their titles and spec steps.
     List {
         /// Scenario files or directories (default: ./scenarios).
@@ -335,5 +339,6 @@ async fn dispatch(command: Cmd, colour: ColourChoice) -> Result<ExitStatus, Stri
         }
         Cmd::Device { .. } => Err("`device` is handled before the runtime starts".into()),
         Cmd::Run(args) => run::run(args, colour).await,
+        Cmd::Fuzz(args) => Ok(verdict(fuzz::fuzz(args).await?)),
     }
 }
