@@ -102,8 +102,11 @@ fn main() -> ExitCode {
 async fn run(env: Env) -> ExitCode {
     wire::emit("ready", json!({ "implementation": IMPLEMENTATION }));
     if env.role != "registrar" {
-        let detail =
-            if matches!(env.role.as_str(), "new-device" | "existing-device") { NO_MSC3906.to_owned() } else { format!("unknown role `{}`", env.role) };
+        let detail = if matches!(env.role.as_str(), "new-device" | "existing-device") {
+            NO_MSC3906.to_owned()
+        } else {
+            format!("unknown role `{}`", env.role)
+        };
         wire::emit("unimplemented", json!({ "detail": detail }));
         return ExitCode::from(EXIT_UNIMPLEMENTED);
     }
@@ -121,7 +124,9 @@ async fn run(env: Env) -> ExitCode {
     loop {
         match commands.next().await {
             Ok(Command::Stop) => return ExitCode::SUCCESS,
-            Ok(Command::Next(object)) => tracing::warn!(command = Command::name(&object), "ignored after the outcome"),
+            Ok(Command::Next(object)) => {
+                tracing::warn!(command = Command::name(&object), "ignored after the outcome")
+            }
             Err(message) => {
                 tracing::error!("{message}");
                 return ExitCode::FAILURE;
@@ -155,11 +160,16 @@ async fn play_registrar(env: &Env, commands: &mut Commands) -> Result<Option<Out
         .await
     {
         Ok(client) => client,
-        Err(error) => return Ok(Some(Outcome::error("homeserver", format!("cannot build the client: {error}")))),
+        Err(error) => {
+            return Ok(Some(Outcome::error("homeserver", format!("cannot build the client: {error}"))))
+        }
     };
-    let outcome = tokio::time::timeout(REGISTRATION_BOUND, registrar::register_and_bootstrap(&client, &account, token))
-        .await
-        .unwrap_or_else(|_| Outcome::error("timeout", format!("registration unfinished after {REGISTRATION_BOUND:?}")));
+    let outcome =
+        tokio::time::timeout(REGISTRATION_BOUND, registrar::register_and_bootstrap(&client, &account, token))
+            .await
+            .unwrap_or_else(|_| {
+                Outcome::error("timeout", format!("registration unfinished after {REGISTRATION_BOUND:?}"))
+            });
     Ok(Some(outcome))
 }
 
@@ -177,6 +187,9 @@ mod tests {
     fn ready_names_the_locked_sdk_version() {
         let lock = include_str!("../Cargo.lock");
         let version = super::IMPLEMENTATION.split(' ').nth(1).unwrap();
-        assert!(lock.contains(&format!("name = \"matrix-sdk\"\nversion = \"{version}\"\n")), "Cargo.lock has another matrix-sdk");
+        assert!(
+            lock.contains(&format!("name = \"matrix-sdk\"\nversion = \"{version}\"\n")),
+            "Cargo.lock has another matrix-sdk"
+        );
     }
 }

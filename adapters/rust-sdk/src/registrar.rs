@@ -138,7 +138,8 @@ async fn bootstrap(client: &Client, user_id: &OwnedUserId, password: &str) -> Re
     let Some(challenge) = first.as_uiaa_response() else {
         return Err(outcome_of("cross-signing bootstrap", &first));
     };
-    let credentials = Credentials { password: Some((user_id.to_string(), password.to_owned())), ..Default::default() };
+    let credentials =
+        Credentials { password: Some((user_id.to_string(), password.to_owned())), ..Default::default() };
     let mut challenge: UiaaInfo = challenge.clone();
     for _ in 0..uia::MAX_ROUNDS {
         let Some((stage, answer)) = credentials.answer(&challenge) else {
@@ -213,7 +214,8 @@ async fn check_own_keys(client: &Client, user_id: &OwnedUserId) -> Outcome {
 /// The outcome for an SDK error: `rejected` for a Matrix error, else `error`.
 fn outcome_of(what: &str, error: &Error) -> Outcome {
     if let Some(api) = error.as_client_api_error() {
-        let errcode = api.error_kind().map(|k| k.errcode().to_string()).unwrap_or_else(|| "M_UNKNOWN".to_owned());
+        let errcode =
+            api.error_kind().map(|k| k.errcode().to_string()).unwrap_or_else(|| "M_UNKNOWN".to_owned());
         return Outcome::rejected(api.status_code.as_u16(), errcode, format!("{what}: {error}"));
     }
     Outcome::error("homeserver", format!("{what}: {error}"))
