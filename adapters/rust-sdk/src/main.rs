@@ -42,9 +42,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 const REGISTRATION_BOUND: Duration = Duration::from_secs(100);
 
 /// Why the QR-login roles cannot be played.
-const NO_MSC3906: &str = "matrix-sdk 0.18 has no MSC3906 sign in with QR code over an MSC3886 rendezvous (no MSC3903 \
-channel either): its only QR login is MSC4108 over OAuth 2.0 (matrix-sdk src/authentication/oauth/qrcode/mod.rs:15-22), \
-and there only the new device scanning";
+const NO_MSC3906: &str = "matrix-sdk 0.18 has no MSC3906 sign in with QR code: no MSC3886 rendezvous, no MSC3903 \
+channel, no m.login.progress/m.login.finish messages. Its QR login (both devices, OAuth::login_with_qr_code and \
+OAuth::grant_login_with_qr_code, matrix-sdk src/authentication/oauth/mod.rs:382,391) is MSC4108: an MSC4108 \
+rendezvous session (src/authentication/oauth/qrcode/rendezvous_channel/mod.rs:38), vodozemac's ECIES channel \
+(src/authentication/oauth/qrcode/secure_channel/mod.rs:22) and an OAuth 2.0 device authorization grant";
 
 /// The environment the runner sets.
 struct Env {
