@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI for the matrix-rust-sdk adapter: builds it from its lockfile and runs the suite
+# CI for the matrix-rust-sdk adapter: checks and builds it from its lockfile, runs the suite
 # for every role it plays (the registrar) with its expectations file. Fails when a
 # scenario FAILs that the file does not list, and when a listed one passes (a stale
 # expectation), so a verdict change in either direction fails CI.
@@ -24,8 +24,19 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 target="${CARGO_TARGET_DIR:-$here/target}"
 
+# The adapter is held to the workspace's rules: rustfmt, clippy without warnings, its
+# unit tests. (`cargo fmt --all` and clippy of the workspace do not reach it.)
+cargo_adapter() {
+    cargo "$1" --manifest-path "$here/Cargo.toml" "${@:2}"
+}
+echo "== rust-sdk adapter: format"
+cargo_adapter fmt -- --check
 echo "== rust-sdk adapter: build (--locked)"
-cargo build --locked --manifest-path "$here/Cargo.toml" --target-dir "$target"
+cargo_adapter build --locked --target-dir "$target"
+echo "== rust-sdk adapter: lint"
+cargo_adapter clippy --locked --all-targets --target-dir "$target" -- -D warnings
+echo "== rust-sdk adapter: unit tests"
+cargo_adapter test --locked --target-dir "$target"
 adapter="$target/debug/rust-sdk-adapter"
 
 # The only role matrix-sdk 0.18 can play: it has no MSC3906 (see README.md).
