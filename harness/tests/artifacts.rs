@@ -38,6 +38,8 @@ fn result(name: &str, verdict: Verdict) -> ScenarioResult {
     ScenarioResult {
         name: name.into(),
         title: format!("title of {name}"),
+        steps: vec![],
+        implementation: None,
         verdict,
         failures,
         duration_ms: 3,
@@ -47,6 +49,7 @@ fn result(name: &str, verdict: Verdict) -> ScenarioResult {
         notes: vec![],
         stderr: String::new(),
         expected_failure: None,
+        expectation_mismatch: None,
     }
 }
 

@@ -1,5 +1,7 @@
 //! `docs/scenario-format.md` documents every fault, knob, setup key and profile switch
-//! that a scenario file can use.
+//! that a scenario file can use; the tables of outcomes, reasons, decisions, verdicts
+//! and exit codes in the docs and the README are exactly the code's names; and every
+//! scenario name the docs mention exists.
 //!
 //! The names come from the code, not from a list kept here: serde is asked which names
 //! it would have accepted in place of a made-up one. A new fault kind, fault field,
@@ -56,7 +58,7 @@ fn item(heading: &'static str, name: &str, role: Option<&'static str>) -> Item {
 /// The table rows of a section of the document, as cells.
 fn rows(doc: &str, heading: &str) -> Vec<Vec<String>> {
     let mut lines = doc.lines().skip_while(|l| l.trim_end() != heading);
-    assert!(lines.next().is_some(), "docs/scenario-format.md has no section `{heading}`");
+    assert!(lines.next().is_some(), "the document has no section `{heading}`");
     // The section ends at the next heading of its level or above.
     let level = heading.chars().take_while(|c| *c == '#').count();
     let ends = move |l: &&str| {
@@ -237,13 +239,6 @@ fn first_cells(doc: &str, heading: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every backticked word of the paragraph that starts with `start`.
-fn backticked_in_paragraph(doc: &str, start: &str) -> Vec<String> {
-    let from = doc.find(start).unwrap_or_else(|| panic!("no paragraph starting `{start}`"));
-    let paragraph = doc[from..].split("\n\n").next().unwrap_or("");
-    paragraph.split('`').skip(1).step_by(2).map(str::to_owned).collect()
-}
-
 fn sorted(mut names: Vec<String>) -> Vec<String> {
     names.sort();
     names.dedup();
@@ -267,13 +262,102 @@ fn the_outcome_reason_and_decision_tables_are_the_code_s_names() {
         let name = placeholder.trim_start_matches('{').trim_end_matches('}');
         assert!(devices::events::Slot::named(name).is_some(), "no placeholder {placeholder}");
     }
+}
 
-    let adapter =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/adapter-protocol.md"))
-            .expect("docs/adapter-protocol.md");
-    let named = backticked_in_paragraph(&adapter, "`outcome` is one of");
-    let in_doc =
-        |list: &[String]| -> Vec<String> { named.iter().filter(|n| list.contains(n)).cloned().collect() };
-    assert_eq!(sorted(in_doc(&outcomes)), sorted(outcomes), "adapter-protocol.md outcomes");
-    assert_eq!(sorted(in_doc(&reasons)), sorted(reasons), "adapter-protocol.md reasons");
+fn read(relative: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn owned(names: impl IntoIterator<Item = impl ToString>) -> Vec<String> {
+    sorted(names.into_iter().map(|n| n.to_string()).collect())
+}
+
+/// The backticked first cells of the table whose header row starts with `header`.
+fn table_first_cells(doc: &str, header: &str) -> Vec<String> {
+    let mut lines = doc.lines().skip_while(|l| !l.starts_with(header));
+    assert!(lines.next().is_some(), "no table with the header `{header}`");
+    lines
+        .skip(1)
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| l.split('`').nth(1).map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn the_adapter_protocol_tables_are_the_code_s_names() {
+    let doc = read("docs/adapter-protocol.md");
+    let outcomes = owned(devices::OutcomeKind::ALL.iter().map(|k| k.name()));
+    let reasons = owned(devices::AbortKind::ALL.iter().map(|k| k.name()));
+    let templates = owned(devices::Decision::TEMPLATES);
+    let verdicts = owned(harness::run::result::REPORT_LABELS);
+    assert_eq!(sorted(first_cells(&doc, "### Outcomes")), outcomes, "adapter-protocol.md ### Outcomes");
+    assert_eq!(sorted(first_cells(&doc, "### Reasons")), reasons, "adapter-protocol.md ### Reasons");
+    assert_eq!(sorted(first_cells(&doc, "### Decisions")), templates, "adapter-protocol.md ### Decisions");
+    assert_eq!(sorted(first_cells(&doc, "## Verdicts")), verdicts, "adapter-protocol.md ## Verdicts");
+    for name in ["uploaded device keys", "server accepted invalid keys: {any}"] {
+        assert!(first_cells(&doc, "### Decisions").contains(&name.to_owned()), "{name}");
+    }
+    assert!(first_cells(&doc, "### Reasons").contains(&"server_accepted_invalid_keys".to_owned()));
+    // Every role a row names plays in the flow it belongs to.
+    for heading in ["### Outcomes", "### Reasons", "### Decisions"] {
+        for cells in rows(&doc, heading).into_iter().skip(1) {
+            for role in cells[1].split(", ") {
+                let known = devices::RoleKind::from_letter(role).is_some();
+                assert!(known, "{heading}: `{}` names role `{role}`", cells[0]);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_verdict_and_exit_code_tables_are_the_code_s() {
+    use harness::report::summary::ExitStatus;
+    let verdicts = owned(harness::run::result::REPORT_LABELS);
+    let codes = owned(ExitStatus::ALL.iter().map(|s| s.code()));
+    let report = read("docs/report-format.md");
+    assert_eq!(sorted(first_cells(&report, "## Verdicts")), verdicts, "report-format.md ## Verdicts");
+    assert_eq!(sorted(first_cells(&report, "## Exit status")), codes, "report-format.md ## Exit status");
+    let readme = read("README.md");
+    assert_eq!(sorted(table_first_cells(&readme, "| exit code |")), codes, "README.md exit codes");
+    // The meanings are the ones `--help` prints.
+    for status in ExitStatus::ALL {
+        let row = format!("| `{}` | ", status.code());
+        for (name, doc) in [("README.md", &readme), ("docs/report-format.md", &report)] {
+            let line = doc.lines().find(|l| l.starts_with(&row)).unwrap_or_else(|| panic!("{name}: {row}"));
+            let documented = line[row.len()..].trim_end_matches(" |").replace('`', "");
+            let said =
+                status.meaning().replace("(exit 0 instead with --allow-empty)", "(--allow-empty makes it 0)");
+            assert_eq!(documented, said, "{name}: exit code {}", status.code());
+        }
+    }
+}
+
+#[test]
+fn every_scenario_name_the_docs_mention_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut mentioned = 0;
+    for file in ["README.md", "docs/adapter-protocol.md", "docs/report-format.md", "docs/scenario-format.md"]
+    {
+        let doc = read(file);
+        // Backticked text outside code blocks.
+        let prose: String = doc.split("```").step_by(2).collect::<Vec<_>>().join("\n");
+        for quoted in prose.split('`').skip(1).step_by(2) {
+            let name = quoted.strip_prefix("scenarios/").unwrap_or(quoted);
+            let name = name.strip_suffix(".toml").unwrap_or(name);
+            let is_name = (name.starts_with("qr-login/") || name.starts_with("register/"))
+                && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-/".contains(c));
+            if !is_name {
+                continue;
+            }
+            mentioned += 1;
+            let exists = if name.ends_with('/') {
+                root.join(name).is_dir()
+            } else {
+                root.join(format!("{name}.toml")).is_file()
+            };
+            assert!(exists, "{file} mentions `{quoted}`, which is no scenario (nor folder of scenarios/)");
+        }
+    }
+    assert!(mentioned >= 8, "the check found only {mentioned} names");
 }

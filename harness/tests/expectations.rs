@@ -44,6 +44,8 @@ fn result(name: &str, verdict: Verdict) -> ScenarioResult {
     ScenarioResult {
         name: name.into(),
         title: String::new(),
+        steps: vec![],
+        implementation: None,
         verdict,
         failures,
         duration_ms: 5,
@@ -53,6 +55,7 @@ fn result(name: &str, verdict: Verdict) -> ScenarioResult {
         notes: vec![],
         stderr: String::new(),
         expected_failure: None,
+        expectation_mismatch: None,
     }
 }
 
@@ -196,5 +199,49 @@ fn a_file_that_is_not_toml_names_file_and_line() {
     let error = load("[[skip]]\nscenarios = \"x\nreason = \"y\"\n").unwrap_err();
     assert!(error.starts_with("impl/expectations.toml:2:"), "{error}");
     let error = Expectations::load(Path::new("/nonexistent/expectations.toml")).unwrap_err().to_string();
-    assert!(error.starts_with("/nonexistent/expectations.toml:0: cannot read"), "{error}");
+    // No line to name when the file cannot be read: never a made-up `:0`.
+    assert!(error.starts_with("/nonexistent/expectations.toml: cannot read"), "{error}");
+}
+
+const NON_STRICT: &str = r#"
+[[non-strict]]
+scenarios = "qr-login/abort-b/*"
+reason = "sends no e2ee_security_error after a security abort"
+"#;
+
+#[test]
+fn a_listed_non_strict_keeps_the_run_green() {
+    let e = load(NON_STRICT).unwrap();
+    assert_eq!(e.non_strict.len(), 1);
+    assert_eq!(e.non_strict[0].line, 2);
+    let (results, problems) =
+        apply(vec![result("qr-login/abort-b/wrong-device-key", Verdict::NonStrict)], &e);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(results[0].verdict, Verdict::NonStrict);
+    assert!(run_succeeded(&results));
+}
+
+#[test]
+fn a_listed_non_strict_that_passes_is_stale_and_fails_the_run() {
+    let e = load(NON_STRICT).unwrap();
+    let (results, problems) = apply(vec![result("qr-login/abort-b/wrong-device-key", Verdict::Pass)], &e);
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].starts_with("stale non-strict expectation: qr-login/abort-b/wrong-device-key passed"));
+    assert!(problems[0].contains("impl/expectations.toml (line 2"), "{}", problems[0]);
+    assert!(!run_succeeded(&results));
+}
+
+#[test]
+fn an_unlisted_non_strict_fails_the_run_only_with_a_file() {
+    let e = load(NON_STRICT).unwrap();
+    let (results, problems) = apply(vec![result("qr-login/other/cancelled-by-a", Verdict::NonStrict)], &e);
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].starts_with("unlisted NON-STRICT: qr-login/other/cancelled-by-a"), "{}", problems[0]);
+    assert!(!run_succeeded(&results));
+
+    // Without an expectations file, NON-STRICT is a success, as always.
+    let (results, problems) =
+        apply(vec![result("qr-login/other/cancelled-by-a", Verdict::NonStrict)], &Expectations::default());
+    assert!(problems.is_empty());
+    assert!(run_succeeded(&results));
 }

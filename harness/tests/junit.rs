@@ -6,7 +6,8 @@ use devices::{Decision, Outcome};
 use harness::check::expect::{Failure, Level};
 use harness::check::transcript::{Actor, Ending, Entry, TranscriptEntry};
 use harness::check::verdict::Verdict;
-use harness::report::junit::junit_xml;
+use harness::report::junit;
+use harness::report::summary::{ExitStatus, RunInfo};
 use harness::run::result::ScenarioResult;
 use mock_homeserver::JournalBody;
 use roxmltree::{Document, Node};
@@ -20,6 +21,8 @@ fn result(name: &str, verdict: Verdict, failures: Vec<Failure>) -> ScenarioResul
     ScenarioResult {
         name: name.into(),
         title: format!("title of {name}"),
+        steps: vec![],
+        implementation: None,
         verdict,
         failures,
         duration_ms: 1234,
@@ -32,7 +35,22 @@ fn result(name: &str, verdict: Verdict, failures: Vec<Failure>) -> ScenarioResul
         notes: vec![],
         stderr: String::new(),
         expected_failure: None,
+        expectation_mismatch: None,
     }
+}
+
+/// The run's facts: simulated roles only, unless `external` names the client under test.
+fn run(duration_ms: u64, external: Option<(&str, RoleKind)>) -> RunInfo {
+    RunInfo {
+        role: external.map(|(_, role)| role),
+        implementation: external.map(|(name, _)| name.to_owned()),
+        duration_ms,
+        exit_status: ExitStatus::Failed,
+    }
+}
+
+fn junit_xml(results: &[ScenarioResult], suite_name: &str, duration_ms: u64) -> String {
+    junit::junit_xml(results, suite_name, &run(duration_ms, None))
 }
 
 fn http(seq: usize, actor: &str, method: &str, path: &str, status: u16) -> TranscriptEntry {
@@ -148,7 +166,12 @@ fn the_report_is_valid_and_its_counts_match_its_testcases() {
 
     let cases: Vec<Node> = suite.children().filter(|c| c.has_tag_name("testcase")).collect();
     assert_eq!(cases.len(), results.len());
-    assert_eq!(suite.children().filter(Node::is_element).count(), cases.len(), "only testcases in the suite");
+    assert_eq!(
+        suite.children().filter(Node::is_element).count(),
+        cases.len() + 1,
+        "the properties, then only testcases in the suite"
+    );
+    assert!(suite.first_element_child().is_some_and(|n| n.has_tag_name("properties")));
     let with = |tag: &str| cases.iter().filter(|c| child(**c, tag).is_some()).count();
     for node in [root, suite] {
         assert_eq!(count_attr(node, "tests"), cases.len());
@@ -241,5 +264,86 @@ fn an_empty_run_is_a_valid_empty_suite() {
     let doc = Document::parse(&xml).expect("valid XML");
     let suite = doc.root_element().first_element_child().expect("a suite");
     assert_eq!(count_attr(suite, "tests"), 0);
-    assert_eq!(suite.children().filter(Node::is_element).count(), 0);
+    assert_eq!(suite.children().filter(|n| n.has_tag_name("testcase")).count(), 0);
+}
+
+fn property<'a>(suite: Node<'a, '_>, name: &str) -> Option<&'a str> {
+    let properties = child(suite, "properties")?;
+    properties
+        .children()
+        .find(|p| p.has_tag_name("property") && p.attribute("name") == Some(name))
+        .map(|p| attr(p, "value"))
+}
+
+#[test]
+fn the_implementation_and_role_under_test_are_properties() {
+    let results = all_results();
+    let xml = junit::junit_xml(
+        &results,
+        "conformance",
+        &run(1, Some(("matrix-js-sdk 34.9.0 <&>", RoleKind::Registrar))),
+    );
+    let doc = Document::parse(&xml).unwrap_or_else(|e| panic!("invalid XML: {e}\n{xml}"));
+    let suite = doc.root_element().first_element_child().expect("a suite");
+    assert_eq!(property(suite, "implementation"), Some("matrix-js-sdk 34.9.0 <&>"));
+    assert_eq!(property(suite, "role"), Some("registrar"));
+    assert_eq!(
+        property(suite, "harness"),
+        Some(format!("conformance {}", env!("CARGO_PKG_VERSION")).as_str())
+    );
+
+    let simulated = junit_xml(&results, "conformance", 1);
+    let doc = Document::parse(&simulated).expect("valid XML");
+    let suite = doc.root_element().first_element_child().expect("a suite");
+    assert_eq!(property(suite, "implementation"), None, "no client under test, no implementation");
+    assert_eq!(property(suite, "role"), None);
+}
+
+#[test]
+fn an_adapters_stderr_is_system_err_and_notes_are_system_out_whatever_the_verdict() {
+    let stderr = format!("Traceback (most recent call last):\n  boom {NASTY}\n");
+    let note = "the adapter did not exit within 2 s after `stop`: killed";
+    let mut results = all_results();
+    for result in &mut results {
+        result.stderr = stderr.clone();
+        result.notes.push(note.to_owned());
+    }
+    let mut quiet = result("register/quiet", Verdict::Pass, vec![]);
+    quiet.stderr = " \n".into();
+    results.push(quiet);
+    let xml = junit_xml(&results, "conformance", 1);
+    let doc = Document::parse(&xml).unwrap_or_else(|e| panic!("invalid XML: {e}\n{xml}"));
+    let suite = doc.root_element().first_element_child().expect("a suite");
+    for result in &results[..results.len() - 1] {
+        let case = testcase(suite, &result.name);
+        let err = child(case, "system-err")
+            .and_then(|n| n.text())
+            .unwrap_or_else(|| panic!("{}: no system-err", result.name));
+        assert_eq!(err, format!("Traceback (most recent call last):\n  boom {NASTY_CLEAN}\n"));
+        let out = child(case, "system-out")
+            .and_then(|n| n.text())
+            .unwrap_or_else(|| panic!("{}: no system-out", result.name));
+        assert!(out.contains(note), "{}: {out}", result.name);
+    }
+    let quiet = testcase(suite, "register/quiet");
+    assert!(child(quiet, "system-err").is_none(), "blank stderr is left out");
+    assert_eq!(quiet.children().filter(Node::is_element).count(), 0);
+}
+
+#[test]
+fn a_verdict_the_expectations_file_does_not_account_for_is_a_failure() {
+    let mut unlisted = result(
+        "qr-login/abort-b/quiet",
+        Verdict::NonStrict,
+        vec![failure("should_order[0]", "no e2ee_security_error", Level::Should)],
+    );
+    unlisted.expectation_mismatch = Some("unlisted NON-STRICT: qr-login/abort-b/quiet broke a SHOULD".into());
+    let xml = junit_xml(&[unlisted], "conformance", 1);
+    let doc = Document::parse(&xml).expect("valid XML");
+    let suite = doc.root_element().first_element_child().expect("a suite");
+    assert_eq!(count_attr(suite, "failures"), 1);
+    let failure = child(testcase(suite, "qr-login/abort-b/quiet"), "failure").expect("a failure");
+    assert_eq!(attr(failure, "type"), "EXPECTATIONS");
+    assert!(attr(failure, "message").starts_with("unlisted NON-STRICT"), "{xml}");
+    assert!(failure.text().unwrap_or("").contains("NON-STRICT qr-login/abort-b/quiet"), "{xml}");
 }

@@ -69,6 +69,8 @@ fn result(transcript: Vec<TranscriptEntry>, verdict: Verdict, failures: Vec<Fail
     ScenarioResult {
         name: "qr-login/example".into(),
         title: "example".into(),
+        steps: vec![],
+        implementation: None,
         verdict,
         failures,
         duration_ms: 10,
@@ -81,6 +83,7 @@ fn result(transcript: Vec<TranscriptEntry>, verdict: Verdict, failures: Vec<Fail
         notes: vec![],
         stderr: String::new(),
         expected_failure: None,
+        expectation_mismatch: None,
     }
 }
 

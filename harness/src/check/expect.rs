@@ -162,12 +162,7 @@ pub fn check(
             })
         }
         Expectation::Count { text, pattern, min, max } => {
-            let hits: Vec<usize> = transcript
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| pattern.matches(&e.entry, names))
-                .map(|(i, _)| i)
-                .collect();
+            let hits: Vec<usize> = hits_of(pattern, transcript, names);
             let bound = match (*min, *max) {
                 (min, Some(max)) if min == max => format!("exactly {min}"),
                 (0, Some(max)) => format!("at most {max}"),
@@ -214,6 +209,11 @@ fn chain_end(
     Ok(last)
 }
 
+/// The positions in `transcript` of every entry `pattern` matches.
+fn hits_of(pattern: &Pattern, transcript: &[TranscriptEntry], names: &dyn DeviceNames) -> Vec<usize> {
+    transcript.iter().enumerate().filter(|(_, e)| pattern.matches(&e.entry, names)).map(|(i, _)| i).collect()
+}
+
 fn check_after(
     anchor: &[(String, Pattern)],
     then: &[(String, Pattern)],
@@ -235,12 +235,7 @@ fn check_after(
         }
     };
     for (text, pattern) in then {
-        let hits: Vec<usize> = transcript
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| pattern.matches(&e.entry, names))
-            .map(|(i, _)| i)
-            .collect();
+        let hits: Vec<usize> = hits_of(pattern, transcript, names);
         if let Some(early) = hits.iter().find(|i| **i <= at) {
             return Some(Failure {
                 expectation,

@@ -19,6 +19,10 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict, in report order.
+    pub const ALL: [Verdict; 5] =
+        [Verdict::Pass, Verdict::NonStrict, Verdict::Unimplemented, Verdict::Skipped, Verdict::Fail];
+
     /// The upper-case label used in reports.
     pub fn label(self) -> &'static str {
         match self {

@@ -10,12 +10,21 @@
 //! [[expected-failure]]
 //! scenarios = "register/unstable-*"
 //! reason = "only the stable MSC2912 field is implemented"
+//!
+//! [[non-strict]]
+//! scenarios = "qr-login/abort-b/*"
+//! reason = "sends no e2ee_security_error after a security abort (a SHOULD)"
 //! ```
 //!
 //! A skipped scenario is not run at all: its verdict is SKIPPED with the reason. A
 //! scenario matching an expected failure that FAILs is reported as `XFAIL` and does
 //! not fail the run; one that passes is a stale expectation and does fail the run, so
-//! the file never hides a fixed bug. In `scenarios`, `*` matches any run of
+//! the file never hides a fixed bug. A `[[non-strict]]` entry names a scenario whose
+//! MUSTs hold but where the implementation does not follow a SHOULD (NON-STRICT).
+//! With an expectations file, the file is the whole account of the implementation's
+//! deviations, in both directions: a listed NON-STRICT that passes is stale, and a
+//! NON-STRICT the file does not list fails the run, so a verdict that changes either
+//! way is seen. In `scenarios`, `*` matches any run of
 //! characters, `/` included; everything else matches itself. The first matching entry
 //! wins, and a skip wins over an expected failure.
 
@@ -34,6 +43,8 @@ struct RawFile {
     skip: Vec<Spanned<RawRule>>,
     #[serde(default, rename = "expected-failure")]
     expected_failure: Vec<Spanned<RawRule>>,
+    #[serde(default, rename = "non-strict")]
+    non_strict: Vec<Spanned<RawRule>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,15 +82,18 @@ pub struct Expectations {
     pub skip: Vec<Rule>,
     /// `[[expected-failure]]` entries, in file order.
     pub expected_failure: Vec<Rule>,
+    /// `[[non-strict]]` entries, in file order.
+    pub non_strict: Vec<Rule>,
 }
 
 /// An expectations file that could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}:{line}: {message}")]
+#[error("{path}{}: {message}", crate::scenario::load::at_line(*line))]
 pub struct ExpectationsError {
     /// The file.
     pub path: String,
-    /// 1-based line (0 when unknown).
+    /// 1-based line; 0 only when the file could not be read at all, and then the
+    /// message names no line.
     pub line: usize,
     /// What is wrong.
     pub message: String,
@@ -92,10 +106,16 @@ fn line_of(source: &str, offset: usize) -> usize {
 impl Expectations {
     /// Reads and parses an expectations file.
     pub fn load(path: &Path) -> Result<Self, ExpectationsError> {
-        let source = std::fs::read_to_string(path).map_err(|e| ExpectationsError {
-            path: path.display().to_string(),
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| ExpectationsError {
+            path: file.clone(),
             line: 0,
             message: format!("cannot read: {e}"),
+        })?;
+        let source = String::from_utf8(bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+            ExpectationsError { path: file, line, message: "not UTF-8 text".to_owned() }
         })?;
         Self::parse(&source, path)
     }
@@ -136,6 +156,7 @@ impl Expectations {
             path: file.clone(),
             skip: rules(raw.skip, "skip")?,
             expected_failure: rules(raw.expected_failure, "expected-failure")?,
+            non_strict: rules(raw.non_strict, "non-strict")?,
         })
     }
 
@@ -149,13 +170,24 @@ impl Expectations {
     pub fn expected_failure(&self, name: &str) -> Option<&Rule> {
         self.expected_failure.iter().find(|r| r.matches(name))
     }
+
+    /// The `[[non-strict]]` entry matching a scenario name, if any.
+    pub fn expected_non_strict(&self, name: &str) -> Option<&Rule> {
+        self.non_strict.iter().find(|r| r.matches(name))
+    }
+
+    /// Whether the file came from somewhere (the default, empty one did not).
+    fn is_given(&self) -> bool {
+        !self.path.is_empty()
+    }
 }
 
 /// Applies expectations to finished results: results of skipped scenarios become
 /// SKIPPED (if they were run anyway), results matching an expected failure carry its
 /// reason in [`ScenarioResult::expected_failure`]. The problems are the stale expected
-/// failures (scenarios expected to fail that passed), one message each; they also
-/// make [`crate::run::suite::run_succeeded`] false.
+/// failures (scenarios expected to fail that passed), the stale `[[non-strict]]`
+/// entries (scenarios that passed) and the NON-STRICT verdicts the file does not list,
+/// one message each; they also make [`crate::run::suite::run_succeeded`] false.
 pub fn apply(
     results: Vec<ScenarioResult>,
     expectations: &Expectations,
@@ -166,7 +198,10 @@ pub fn apply(
         .map(|mut result| {
             if let Some(reason) = expectations.should_skip(&result.name) {
                 if result.verdict != Verdict::Skipped {
-                    result = ScenarioResult::skipped(&result.name, &result.title, reason);
+                    let ran = result;
+                    result = ScenarioResult::skipped(&ran.name, &ran.title, reason);
+                    result.steps = ran.steps;
+                    result.implementation = ran.implementation;
                 }
                 return result;
             }
@@ -178,6 +213,22 @@ pub fn apply(
                         result.name, expectations.path, rule.line, rule.scenarios
                     ));
                 }
+                return result;
+            }
+            let mismatch = match (result.verdict, expectations.expected_non_strict(&result.name)) {
+                (Verdict::Pass, Some(rule)) => Some(format!(
+                    "stale non-strict expectation: {} passed (every SHOULD held); remove it from {} (line {}: scenarios = \"{}\")",
+                    result.name, expectations.path, rule.line, rule.scenarios
+                )),
+                (Verdict::NonStrict, None) if expectations.is_given() => Some(format!(
+                    "unlisted NON-STRICT: {} broke a SHOULD that {} does not list; add a [[non-strict]] entry with the reason, or fix the client",
+                    result.name, expectations.path
+                )),
+                _ => None,
+            };
+            if let Some(message) = mismatch {
+                problems.push(message.clone());
+                result.expectation_mismatch = Some(message);
             }
             result
         })

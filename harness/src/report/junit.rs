@@ -7,7 +7,13 @@
 //! transcript; SKIPPED, UNIMPLEMENTED and expected failures (XFAIL) become `<skipped>`;
 //! NON-STRICT passes with the failed SHOULDs in `<system-out>`; a stale expected
 //! failure (XPASS) is a `<failure>`, as it fails the run.
+//!
+//! The run's facts are `<properties>` of the suite: `harness`, and `implementation`
+//! and `role` when an external client was under test. A result's notes (e.g. an
+//! adapter killed after `stop`) go to `<system-out>` whatever its verdict, and an
+//! external client's stderr to `<system-err>`.
 
+use super::summary::{harness_name, RunInfo};
 use crate::check::expect::{Failure, Level};
 use crate::check::verdict::Verdict;
 use crate::run::result::ScenarioResult;
@@ -27,6 +33,15 @@ fn status_of(result: &ScenarioResult) -> Status {
         result.failures.first().map(|f| f.message.clone()).unwrap_or_else(|| fallback.to_owned())
     };
     let first = |fallback: &str| result.failures.first().map(short).unwrap_or_else(|| fallback.to_owned());
+    if let Some(mismatch) = &result.expectation_mismatch {
+        // The verdict passes, but the expectations file accounts for it otherwise:
+        // the run fails, so the testcase does.
+        return Status::Failed {
+            message: mismatch.clone(),
+            kind: "EXPECTATIONS",
+            text: format!("{} {}\n{mismatch}\n{}", result.verdict, result.name, result.explain()),
+        };
+    }
     if result.is_stale_expectation() {
         return Status::Failed {
             message: format!(
@@ -78,14 +93,47 @@ fn short(failure: &Failure) -> String {
     format!("{}: {}", failure.expectation, failure.message)
 }
 
+/// The `<system-out>` of a testcase: what its status says there, then its notes.
+fn system_out(status: &Status, result: &ScenarioResult) -> Option<String> {
+    let mut text = match status {
+        Status::Passed { out: Some(text) } => text.clone(),
+        _ => String::new(),
+    };
+    // A NON-STRICT's explanation already lists the notes.
+    if !matches!(status, Status::Passed { out: Some(_) }) {
+        for note in &result.notes {
+            text.push_str(&format!("note: {note}\n"));
+        }
+    }
+    (!text.is_empty()).then_some(text)
+}
+
+/// The suite's `<properties>`: the harness, and the implementation and role under test
+/// when there was one.
+fn properties(run: &RunInfo) -> String {
+    let mut pairs = vec![("harness", harness_name())];
+    if let Some(implementation) = &run.implementation {
+        pairs.push(("implementation", implementation.clone()));
+    }
+    if let Some(role) = run.role {
+        pairs.push(("role", role.name().to_owned()));
+    }
+    let mut out = String::from("    <properties>\n");
+    for (name, value) in pairs {
+        out.push_str(&format!("      <property name=\"{name}\" value=\"{}\"/>\n", attr(&value)));
+    }
+    out.push_str("    </properties>\n");
+    out
+}
+
 /// The JUnit XML of a run: one `<testsuites>` with one `<testsuite>` named
-/// `suite_name`; `total_time_ms` is the run's real time.
-pub fn junit_xml(results: &[ScenarioResult], suite_name: &str, total_time_ms: u64) -> String {
+/// `suite_name`, its time the run's real time.
+pub fn junit_xml(results: &[ScenarioResult], suite_name: &str, run: &RunInfo) -> String {
     let statuses: Vec<Status> = results.iter().map(status_of).collect();
     let failures = statuses.iter().filter(|s| matches!(s, Status::Failed { .. })).count();
     let skipped = statuses.iter().filter(|s| matches!(s, Status::Skipped { .. })).count();
     let suite = attr(suite_name);
-    let time = seconds(total_time_ms);
+    let time = seconds(run.duration_ms);
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str(&format!(
         "<testsuites name=\"{suite}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{time}\">\n",
@@ -95,6 +143,7 @@ pub fn junit_xml(results: &[ScenarioResult], suite_name: &str, total_time_ms: u6
         "  <testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{time}\">\n",
         results.len()
     ));
+    out.push_str(&properties(run));
     for (result, status) in results.iter().zip(&statuses) {
         let classname = match result.name.rsplit_once('/') {
             Some((dir, _)) => dir.replace('/', "."),
@@ -106,20 +155,28 @@ pub fn junit_xml(results: &[ScenarioResult], suite_name: &str, total_time_ms: u6
             attr(&result.name),
             seconds(result.duration_ms)
         ));
+        let mut body = String::new();
         match status {
-            Status::Passed { out: None } => out.push_str("/>\n"),
-            Status::Passed { out: Some(text) } => out.push_str(&format!(
-                ">\n      <system-out>{}</system-out>\n    </testcase>\n",
-                text_node(text)
-            )),
+            Status::Passed { .. } => {}
             Status::Skipped { message } => {
-                out.push_str(&format!(">\n      <skipped message=\"{}\"/>\n    </testcase>\n", attr(message)))
+                body.push_str(&format!("      <skipped message=\"{}\"/>\n", attr(message)))
             }
-            Status::Failed { message, kind, text } => out.push_str(&format!(
-                ">\n      <failure message=\"{}\" type=\"{kind}\">{}</failure>\n    </testcase>\n",
+            Status::Failed { message, kind, text } => body.push_str(&format!(
+                "      <failure message=\"{}\" type=\"{kind}\">{}</failure>\n",
                 attr(message),
                 text_node(text)
             )),
+        }
+        if let Some(text) = system_out(status, result) {
+            body.push_str(&format!("      <system-out>{}</system-out>\n", text_node(&text)));
+        }
+        if !result.stderr.trim().is_empty() {
+            body.push_str(&format!("      <system-err>{}</system-err>\n", text_node(&result.stderr)));
+        }
+        if body.is_empty() {
+            out.push_str("/>\n");
+        } else {
+            out.push_str(&format!(">\n{body}    </testcase>\n"));
         }
     }
     out.push_str("  </testsuite>\n</testsuites>\n");

@@ -103,6 +103,7 @@ pub fn conclude(run: Outcome<'_>) -> ScenarioResult {
             "unimplemented",
             message,
         );
+        result.steps = scenario.steps.clone();
         result.duration_ms = started.elapsed().as_millis() as u64;
         result.transcript = transcript;
         result.names = names;
@@ -125,6 +126,8 @@ pub fn conclude(run: Outcome<'_>) -> ScenarioResult {
     ScenarioResult {
         name: scenario.name.clone(),
         title: scenario.title.clone(),
+        steps: scenario.steps.clone(),
+        implementation: None,
         verdict,
         failures,
         duration_ms: started.elapsed().as_millis() as u64,
@@ -134,5 +137,6 @@ pub fn conclude(run: Outcome<'_>) -> ScenarioResult {
         notes: Vec::new(),
         stderr: stderr.unwrap_or_default(),
         expected_failure: None,
+        expectation_mismatch: None,
     }
 }

@@ -325,7 +325,7 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> ScenarioResult {
     let started = Instant::now();
     if let Some(reason) = does_not_apply(scenario, client.kind) {
-        return ScenarioResult::skipped(&scenario.name, &scenario.title, &reason);
+        return ScenarioResult::skipped_scenario(scenario, &reason);
     }
     let mode = Mode::RealTime(RealTime {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -357,13 +357,15 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
     let run_deadline = Deadline::now() + deadline;
     let (setup, kick_off) = commands_for(scenario, client.kind, &context);
     let ready_by = run_deadline.min(Deadline::now() + READY_TIMEOUT);
+    let mut implementation = None;
     let (end, reported_reason) = match handshake(&mut adapter, ready_by, setup, kick_off).await {
         Err(error) => (devices::engine::RunEnd::External(error), false),
-        Ok(implementation) => {
+        Ok(ready) => {
             recorder.push(Entry::Note {
                 actor: Actor::Role(client.kind),
-                text: format!("adapter ready: {implementation}"),
+                text: format!("adapter ready: {ready}"),
             });
+            implementation = Some(ready);
             let mut seat = AdapterSeat::new(&mut adapter, run_deadline + Duration::from_secs(1));
             let external = External { kind: client.kind, seat: &mut seat, reports_outcome: true };
             let options = real_time::Options {
@@ -403,20 +405,28 @@ pub async fn run_external(scenario: &Scenario, client: &ExternalClient) -> Scena
         started,
     });
     result.notes.extend(stopped.note());
+    result.implementation = implementation;
     result
 }
 
-/// Runs scenarios with the external client, at most `jobs` at once.
+/// Runs scenarios with the external client, at most `jobs` at once, the longest
+/// first ([`super::schedule::longest_first`]); the results come back in the
+/// scenarios' order.
 pub async fn run_all_external(
     scenarios: Vec<Scenario>,
     client: ExternalClient,
     jobs: usize,
     on_done: impl FnMut(&ScenarioResult),
 ) -> Vec<ScenarioResult> {
+    let (positions, ordered): (Vec<usize>, Vec<Scenario>) =
+        super::schedule::longest_first(scenarios, jobs).await.into_iter().unzip();
     let client = Arc::new(client);
     let run = |scenario: Scenario| {
         let client = client.clone();
         async move { run_external(&scenario, &client).await }
     };
-    super::suite::in_parallel(scenarios, jobs, run, on_done).await
+    let results = super::suite::in_parallel(ordered, jobs, run, on_done).await;
+    let mut placed: Vec<(usize, ScenarioResult)> = positions.into_iter().zip(results).collect();
+    placed.sort_by_key(|(position, _)| *position);
+    placed.into_iter().map(|(_, result)| result).collect()
 }

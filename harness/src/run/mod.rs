@@ -6,9 +6,12 @@
 pub mod ending;
 pub mod executor;
 pub mod external;
+pub mod preflight;
 pub mod prepare;
 pub mod recorder;
 pub mod result;
+pub mod schedule;
+pub mod select;
 pub mod suite;
 
 use std::time::{Duration, Instant};

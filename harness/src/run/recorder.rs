@@ -197,11 +197,13 @@ impl Recorder {
         (self.transcript, self.names)
     }
 
+    /// Records what `role` shows, then hands it to the display: a person (or a test)
+    /// acts on it at once, and what they do must come after it in the transcript.
     fn show(&mut self, role: RoleKind, what: Display, value: &str) {
+        self.push(Entry::Shows { actor: role, what, value: value.to_owned() });
         if let Some(sink) = &self.display {
             let _ = sink.send((role, what, value.to_owned()));
         }
-        self.push(Entry::Shows { actor: role, what, value: value.to_owned() });
     }
 }
 

@@ -17,6 +17,12 @@ pub struct ScenarioResult {
     pub name: String,
     /// Its title.
     pub title: String,
+    /// The spec steps it covers (the scenario's `steps`).
+    pub steps: Vec<String>,
+    /// The implementation under test, as its adapter's `ready` event named it
+    /// (`None` when every role is simulated, or the adapter never got that far).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub implementation: Option<String>,
     /// The verdict.
     pub verdict: Verdict,
     /// Failed expectations (MUST and SHOULD).
@@ -45,6 +51,11 @@ pub struct ScenarioResult {
     /// expectation and does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_failure: Option<String>,
+    /// Set by [`crate::expectations::apply`] when the verdict disagrees with the
+    /// expectations file's `[[non-strict]]` entries (a listed NON-STRICT that passed,
+    /// or a NON-STRICT the file does not list): the message, and the run fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expectation_mismatch: Option<String>,
 }
 
 impl ScenarioResult {
@@ -65,6 +76,8 @@ impl ScenarioResult {
         ScenarioResult {
             name: name.to_owned(),
             title: title.to_owned(),
+            steps: Vec::new(),
+            implementation: None,
             verdict,
             failures: vec![Failure::must(expectation, message, Vec::new())],
             duration_ms: 0,
@@ -74,13 +87,22 @@ impl ScenarioResult {
             notes: Vec::new(),
             stderr: String::new(),
             expected_failure: None,
+            expectation_mismatch: None,
         }
     }
 
     /// A failed result for a scenario that could not be run (`setup`).
     pub fn broken(scenario: &Scenario, message: String, started: Instant) -> Self {
         let mut result = Self::without_run(&scenario.name, &scenario.title, Verdict::Fail, "setup", message);
+        result.steps = scenario.steps.clone();
         result.duration_ms = started.elapsed().as_millis() as u64;
+        result
+    }
+
+    /// [`Self::skipped`] for a loaded scenario, its steps kept for the reports.
+    pub fn skipped_scenario(scenario: &Scenario, reason: &str) -> Self {
+        let mut result = Self::skipped(&scenario.name, &scenario.title, reason);
+        result.steps = scenario.steps.clone();
         result
     }
 
@@ -104,7 +126,9 @@ impl ScenarioResult {
     /// Whether this result lets the run as a whole succeed: not a FAIL unless one is
     /// expected, and no stale expected failure.
     pub fn is_success(&self) -> bool {
-        if self.expected_failure.is_some() {
+        if self.expectation_mismatch.is_some() {
+            false
+        } else if self.expected_failure.is_some() {
             !self.is_stale_expectation()
         } else {
             self.verdict.is_success()
@@ -161,6 +185,11 @@ pub fn stderr_tail(stderr: &str, lines: usize) -> Vec<String> {
     out
 }
 
+/// Every label a result can have in a report, in report order: the verdicts' own,
+/// and `XFAIL` and `XPASS` for the scenarios an expectations file expects to fail.
+pub const REPORT_LABELS: [&str; 7] =
+    ["PASS", "NON-STRICT", "UNIMPLEMENTED", "SKIPPED", "XFAIL", "XPASS", "FAIL"];
+
 /// The report label of a verdict, given whether an expectations file expects the
 /// scenario to fail: `XFAIL` for an expected FAIL, `XPASS` for a stale one (PASS or
 /// NON-STRICT), the verdict's own label otherwise.
@@ -169,5 +198,21 @@ pub fn report_label(verdict: Verdict, expected_failure: bool) -> &'static str {
         (Verdict::Fail, true) => "XFAIL",
         (Verdict::Pass | Verdict::NonStrict, true) => "XPASS",
         (other, _) => other.label(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_labels_are_every_label_a_result_can_have() {
+        let mut labels: Vec<&str> =
+            Verdict::ALL.iter().flat_map(|v| [report_label(*v, false), report_label(*v, true)]).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        let mut listed = REPORT_LABELS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(labels, listed);
     }
 }

@@ -1,16 +1,18 @@
-//! Running many scenarios in parallel, and the summary of their results.
+//! Running many scenarios in parallel, what is running at a given moment (for a
+//! progress line), and whether the results add up to a successful run.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::result::ScenarioResult;
-use crate::check::verdict::Verdict;
 use crate::scenario::Scenario;
 
-/// The scenarios directory of this repository (for the repository's own tests).
+/// The scenarios directory of the checkout this crate was built from, for the
+/// repository's own tests. The CLI never uses it: it reads `./scenarios` of the
+/// directory it runs in, or the paths it is given.
 pub fn default_scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("scenarios")
 }
@@ -67,55 +69,96 @@ where
     results.into_iter().map(|(_, r)| r).collect()
 }
 
-/// The machine-readable result of one scenario.
-#[derive(Debug, Serialize)]
-pub struct JsonResult<'a> {
-    /// Scenario name.
-    pub name: &'a str,
-    /// Verdict.
-    pub verdict: Verdict,
-    /// Failure explanations.
-    pub failures: Vec<String>,
-    /// Real time in milliseconds.
-    pub duration_ms: u64,
-    /// Why the expectations file expects a failure, when it does.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected_failure: Option<&'a str>,
-}
-
-/// The `--json` report.
-pub fn json_report(results: &[ScenarioResult]) -> serde_json::Value {
-    let items: Vec<JsonResult<'_>> = results
-        .iter()
-        .map(|r| JsonResult {
-            name: &r.name,
-            verdict: r.verdict,
-            failures: r.failures.iter().map(|f| format!("{}: {}", f.expectation, f.message)).collect(),
-            duration_ms: r.duration_ms,
-            expected_failure: r.expected_failure.as_deref(),
-        })
-        .collect();
-    serde_json::json!({ "scenarios": items })
-}
-
-/// Counts per verdict, in report order.
-pub fn summary(results: &[ScenarioResult]) -> Vec<(Verdict, usize)> {
-    [Verdict::Pass, Verdict::NonStrict, Verdict::Unimplemented, Verdict::Skipped, Verdict::Fail]
-        .into_iter()
-        .map(|v| (v, results.iter().filter(|r| r.verdict == v).count()))
-        .collect()
-}
-
-/// Whether a run succeeded, i.e. the exit decision of `conformance run`: every result
-/// is PASS, NON-STRICT, UNIMPLEMENTED, SKIPPED or an expected failure (XFAIL), and no
-/// expected failure passed (a stale expectation fails the run).
+/// Whether no result fails the run: every result is PASS, NON-STRICT, UNIMPLEMENTED,
+/// SKIPPED or an expected failure (XFAIL), and no expected failure passed (a stale
+/// expectation fails the run). [`crate::report::summary::Summary::exit_status`] also
+/// fails a run that verified nothing.
 pub fn run_succeeded(results: &[ScenarioResult]) -> bool {
     results.iter().all(ScenarioResult::is_success)
+}
+
+/// The scenarios running right now and since when, and how many have ended: what a
+/// progress line shows. Cloning shares it.
+#[derive(Debug, Clone, Default)]
+pub struct Activity(Arc<Mutex<ActivityState>>);
+
+#[derive(Debug, Default)]
+struct ActivityState {
+    running: Vec<(u64, String, Instant)>,
+    next: u64,
+    ended: usize,
+}
+
+/// A scenario marked running in an [`Activity`]: it ends (and counts as ended) when
+/// this is dropped, also when its run panics.
+#[derive(Debug)]
+pub struct Running {
+    activity: Activity,
+    id: u64,
+}
+
+impl Activity {
+    fn state(&self) -> std::sync::MutexGuard<'_, ActivityState> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Marks `name` as running from now until the returned guard is dropped.
+    pub fn start(&self, name: &str) -> Running {
+        let mut state = self.state();
+        let id = state.next;
+        state.next += 1;
+        state.running.push((id, name.to_owned(), Instant::now()));
+        Running { activity: self.clone(), id }
+    }
+
+    /// The running scenarios with how long each has run, the longest first.
+    pub fn running(&self) -> Vec<(String, Duration)> {
+        let mut running: Vec<(String, Duration)> =
+            self.state().running.iter().map(|(_, name, since)| (name.clone(), since.elapsed())).collect();
+        running.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        running
+    }
+
+    /// How many scenarios have ended.
+    pub fn ended(&self) -> usize {
+        self.state().ended
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut state = self.activity.state();
+        state.running.retain(|(id, _, _)| *id != self.id);
+        state.ended += 1;
+    }
+}
+
+/// `run` with each scenario marked in `activity` while it runs (from the moment it
+/// gets its turn, not while it waits for one).
+pub fn watched<F, Fut>(
+    activity: &Activity,
+    run: F,
+) -> impl Fn(Scenario) -> std::pin::Pin<Box<dyn std::future::Future<Output = ScenarioResult> + Send>>
+where
+    F: Fn(Scenario) -> Fut,
+    Fut: std::future::Future<Output = ScenarioResult> + Send + 'static,
+{
+    let activity = activity.clone();
+    move |scenario: Scenario| {
+        let activity = activity.clone();
+        let name = scenario.name.clone();
+        let future = run(scenario);
+        Box::pin(async move {
+            let _running = activity.start(&name);
+            future.await
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::verdict::Verdict;
 
     fn scenario(name: &str) -> Scenario {
         let text = r#"title = "R registers"
@@ -151,5 +194,39 @@ order = ["R -> HS: POST /register"]
         );
         assert_eq!(seen, 3);
         assert!(results[1].explain().contains("the run stopped before it ended"), "{}", results[1].explain());
+    }
+
+    #[tokio::test]
+    async fn the_activity_shows_what_runs_and_counts_what_ended() {
+        let activity = Activity::default();
+        let (release, wait) = tokio::sync::oneshot::channel::<()>();
+        let wait = Arc::new(Mutex::new(Some(wait)));
+        let run = move |scenario: Scenario| {
+            let wait = wait.lock().unwrap().take();
+            async move {
+                if let Some(wait) = wait {
+                    let _ = wait.await;
+                }
+                ScenarioResult::broken(&scenario, String::new(), Instant::now())
+            }
+        };
+        let scenarios = vec![scenario("register/first"), scenario("register/second")];
+        let watching = activity.clone();
+        let task =
+            tokio::spawn(async move { in_parallel(scenarios, 1, watched(&watching, run), |_| {}).await });
+        // With one job, the first scenario runs (and waits) while the second waits its turn.
+        let until = Instant::now() + Duration::from_secs(10);
+        while activity.running().is_empty() {
+            assert!(Instant::now() < until, "the first scenario never started");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let running: Vec<String> = activity.running().into_iter().map(|(name, _)| name).collect();
+        assert_eq!(running, ["register/first"]);
+        assert_eq!(activity.ended(), 0);
+        release.send(()).unwrap();
+        let results = task.await.unwrap();
+        assert_eq!(results.len(), 2);
+        assert!(activity.running().is_empty());
+        assert_eq!(activity.ended(), 2);
     }
 }

@@ -135,14 +135,24 @@ struct RawCount {
 
 /// A scenario that could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}:{line}: {message}")]
+#[error("{path}{}: {message}", at_line(*line))]
 pub struct LoadError {
     /// The file.
     pub path: String,
-    /// 1-based line (0 when the file could not be read at all).
+    /// 1-based line; 0 only when the file could not be read at all, and then the
+    /// message names no line.
     pub line: usize,
     /// What is wrong.
     pub message: String,
+}
+
+/// `:N` for a line, nothing for line 0 (no line to name: the file was not read).
+pub fn at_line(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
+    }
 }
 
 /// The 1-based line where `needle` first starts a line, if it does.
@@ -274,14 +284,22 @@ impl Scenario {
             if !roles.iter().any(|r| r.kind == *want) {
                 return Err(fail(
                     roles_line,
-                    format!("a {:?} scenario needs role {want} ({})", raw.flow, want.name()),
+                    format!(
+                        "a `flow = \"{}\"` scenario needs role {want} ({})",
+                        raw.flow.name(),
+                        want.name()
+                    ),
                 ));
             }
         }
         if let Some(extra) = roles.iter().find(|r| !wanted.contains(&r.kind)) {
             return Err(fail(
                 roles_line,
-                format!("role {} does not take part in a {:?} scenario", extra.kind, raw.flow),
+                format!(
+                    "role {} does not take part in a `flow = \"{}\"` scenario",
+                    extra.kind,
+                    raw.flow.name()
+                ),
             ));
         }
         let shows_code = match &raw.shows_code {

@@ -31,6 +31,14 @@ pub enum Flow {
 }
 
 impl Flow {
+    /// The name a scenario file gives it (`flow = "…"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Flow::QrLogin => "qr-login",
+            Flow::Register => "register",
+        }
+    }
+
     /// The roles a scenario of this flow has, all of them.
     pub fn roles(self) -> &'static [RoleKind] {
         match self {
@@ -110,5 +118,17 @@ impl Scenario {
     /// The spec of `role`, if the scenario has it.
     pub fn role(&self, role: RoleKind) -> Option<&RoleSpec> {
         self.roles.iter().find(|r| r.kind == role)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Flow;
+
+    #[test]
+    fn a_flow_s_name_is_the_one_a_scenario_file_writes() {
+        for flow in [Flow::QrLogin, Flow::Register] {
+            assert_eq!(serde_json::to_value(flow).unwrap(), flow.name());
+        }
     }
 }
