@@ -423,3 +423,47 @@ fn the_reports_carry_the_adapters_stderr_notes_implementation_and_role() {
     assert!(text_of("system-out").contains(note), "{xml}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_expectations_entry_that_matches_nothing_is_noted_without_failing() {
+    let root = repo_root();
+    let dir = scratch("unmatched-expectations");
+    let file = dir.join("expect.toml");
+    std::fs::write(
+        &file,
+        "[[skip]]\nscenarios = \"register/renamed-long-ago\"\nreason = \"gone\"\n\n\
+         [[skip]]\nscenarios = \"qr-login/*\"\nreason = \"only the registrar here\"\n",
+    )
+    .unwrap();
+    let note = format!(
+        "note: {} line 1: [[skip]] scenarios = \"register/renamed-long-ago\" matches no scenario of this run",
+        file.display()
+    );
+    let ran = run_in(&root, &["run", "--expectations", file.to_str().unwrap()]);
+    assert_eq!(ran.code, 0, "a note does not fail the run: {}", ran.said());
+    assert!(ran.stdout.contains(&note), "{}", ran.said());
+    let notes = |stdout: &str| stdout.lines().filter(|l| l.starts_with("note: ")).count();
+    assert_eq!(notes(&ran.stdout), 1, "the matching entry is not named: {}", ran.said());
+    // With --filter, entries outside it match nothing on purpose: no note.
+    let ran = run_in(&root, &["run", "--expectations", file.to_str().unwrap(), "--filter", "register/*"]);
+    assert_eq!(ran.code, 0, "{}", ran.said());
+    assert_eq!(notes(&ran.stdout), 0, "{}", ran.said());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_file_that_is_not_toml_is_refused_as_not_a_scenario() {
+    let root = repo_root();
+    for command in ["list", "run", "show"] {
+        let ran = run_in(&root, &[command, "README.md"]);
+        assert_eq!(ran.code, 2, "{command}: {}", ran.said());
+        assert!(ran.stdout.is_empty(), "{command}: {}", ran.said());
+        assert!(
+            ran.stderr.contains(
+                "README.md: not a scenario file: scenarios are TOML files whose names end in `.toml`"
+            ),
+            "{command}: {}",
+            ran.said()
+        );
+    }
+}

@@ -245,3 +245,20 @@ fn an_unlisted_non_strict_fails_the_run_only_with_a_file() {
     assert!(problems.is_empty());
     assert!(run_succeeded(&results));
 }
+
+#[test]
+fn an_entry_that_matches_no_scenario_is_noted_with_its_line() {
+    let file = expectations();
+    let names = ["qr-login/abort/wrong-device-key", "qr-login/happy/a-shows-code"];
+    let notes = file.unmatched(names);
+    assert_eq!(
+        notes,
+        vec![
+            "note: impl/expectations.toml line 6: [[expected-failure]] scenarios = \"register/*-unstable\" \
+             matches no scenario of this run (renamed or removed?)"
+                .to_owned()
+        ]
+    );
+    let every = ["qr-login/abort/x", "register/keys-unstable", "qr-login/happy/a-shows-code"];
+    assert!(file.unmatched(every).is_empty());
+}

@@ -176,6 +176,30 @@ impl Expectations {
         self.non_strict.iter().find(|r| r.matches(name))
     }
 
+    /// One note for each entry whose glob matches none of `names` (the scenarios of
+    /// the run): most often a scenario that was renamed or removed, so the entry now
+    /// excuses nothing. A note, not a problem: a run narrowed by `--filter` or by its
+    /// paths leaves other entries unmatched on purpose.
+    pub fn unmatched<'a>(&self, names: impl IntoIterator<Item = &'a str> + Clone) -> Vec<String> {
+        let tables = [
+            ("skip", &self.skip),
+            ("expected-failure", &self.expected_failure),
+            ("non-strict", &self.non_strict),
+        ];
+        let mut notes = Vec::new();
+        for (table, rules) in tables {
+            for rule in rules.iter() {
+                if !names.clone().into_iter().any(|name| rule.matches(name)) {
+                    notes.push(format!(
+                        "note: {} line {}: [[{table}]] scenarios = \"{}\" matches no scenario of this run (renamed or removed?)",
+                        self.path, rule.line, rule.scenarios
+                    ));
+                }
+            }
+        }
+        notes
+    }
+
     /// Whether the file came from somewhere (the default, empty one did not).
     fn is_given(&self) -> bool {
         !self.path.is_empty()

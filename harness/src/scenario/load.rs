@@ -495,6 +495,13 @@ pub fn discover(root: &Path) -> std::io::Result<Vec<PathBuf>> {
 pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
     let mut scenarios = Vec::new();
     for path in paths {
+        if path.is_file() && path.extension().is_none_or(|e| e != "toml") {
+            return Err(format!(
+                "{}: not a scenario file: scenarios are TOML files whose names end in `.toml` \
+                 (or give a directory of them)",
+                path.display()
+            ));
+        }
         let root = scenarios_root(path);
         for file in discover(path).map_err(|e| format!("{}: {e}", path.display()))? {
             scenarios.push(Scenario::load(&file, &root).map_err(|e| e.to_string())?);

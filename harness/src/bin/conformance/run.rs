@@ -118,6 +118,7 @@ pub async fn run(args: RunArgs, colour: ColourChoice) -> Result<ExitStatus, Stri
     };
 
     let total = scenarios.len();
+    let unmatched = expectations.unmatched(scenarios.iter().map(|s| s.name.as_str()));
     let (to_skip, to_run): (Vec<Scenario>, Vec<Scenario>) =
         scenarios.into_iter().partition(|s| expectations.should_skip(&s.name).is_some());
     let mut skipped: Vec<ScenarioResult> = to_skip
@@ -166,6 +167,11 @@ pub async fn run(args: RunArgs, colour: ColourChoice) -> Result<ExitStatus, Stri
     println!("\n{total} scenarios: {} in {:.2} s", summary.line(), elapsed.as_secs_f64());
     for problem in &problems {
         println!("{problem}");
+    }
+    if args.filter.is_empty() {
+        for note in &unmatched {
+            println!("{note}");
+        }
     }
     if let Some(why) = summary.nothing_verified() {
         let consequence = if args.allow_empty { "--allow-empty: exit 0" } else { "exit 4" };
