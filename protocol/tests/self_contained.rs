@@ -1,8 +1,8 @@
 //! The repository is self-contained: nothing in it reads or cites a path outside it,
 //! and every `docs/protocol.md §N.M` citation names a section that exists.
 //!
-//! A fresh clone has nothing beside it, so a test that reads `../shared/...` (or any
-//! path two levels above a crate) fails there, and a citation of a reference the
+//! A fresh clone has nothing beside it, so a test that reads the reference folder
+//! beside the project (or any path two levels above a crate) fails there, and a citation of a reference the
 //! reader does not have is a dead end. This walks every file of the workspace except
 //! build output and VCS metadata, so new files are covered without a list to keep.
 
@@ -12,9 +12,22 @@ use std::path::{Path, PathBuf};
 /// Directories never walked: build output, VCS metadata, Python caches.
 const SKIPPED_DIRS: &[&str] = &["target", ".git", "__pycache__"];
 
+/// The reference folder that lies beside the project on the machine it was written
+/// on; a clone does not have it.
+const REFERENCE_DIR: &str = "shared";
+
 /// Text that only a path outside the repository (or a machine-specific absolute
-/// path) can contain.
-const OUTSIDE_PATHS: &[&str] = &["../shared", "shared/protocol.md", "shared/test-vectors", "/work/"];
+/// path) can contain. Built at run time so that this file does not name those paths
+/// itself.
+fn outside_paths() -> Vec<String> {
+    let dir = REFERENCE_DIR;
+    vec![
+        format!("../{dir}"),
+        format!("{dir}/protocol.md"),
+        format!("{dir}/test-vectors"),
+        "/work/".to_owned(),
+    ]
+}
 
 /// In Rust sources: a path two levels up from a crate directory leaves the workspace.
 const ESCAPES_IN_RUST: &[&str] = &["\"/../../", "\"../../", ".join(\"..\").join(\"..\")"];
@@ -79,12 +92,12 @@ fn the_walk_sees_the_whole_workspace() {
 fn nothing_reads_or_names_a_path_outside_the_repository() {
     let mut found = Vec::new();
     for (name, text) in text_files() {
-        let mut needles: Vec<&str> = OUTSIDE_PATHS.to_vec();
+        let mut needles = outside_paths();
         if name.ends_with(".rs") {
-            needles.extend_from_slice(ESCAPES_IN_RUST);
+            needles.extend(ESCAPES_IN_RUST.iter().map(|e| e.to_string()));
         }
         for needle in needles {
-            for (line, text) in lines_with(&text, needle) {
+            for (line, text) in lines_with(&text, &needle) {
                 found.push(format!("{name}:{line}: `{needle}` in: {}", text.trim()));
             }
         }
