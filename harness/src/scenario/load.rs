@@ -468,10 +468,18 @@ pub fn has_wire_level_expectation(expectations: &[(Expectation, Level)], role: R
     })
 }
 
-/// Every `*.toml` file below `root`, sorted.
+/// Every `*.toml` file below `root`, sorted; `root` itself when it is a `*.toml` file,
+/// and an `InvalidInput` error when it is any other file.
 pub fn discover(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     if root.is_file() {
+        if root.extension().is_none_or(|e| e != "toml") {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a scenario file: scenarios are TOML files whose names end in `.toml` \
+                 (or give a directory of them)",
+            ));
+        }
         found.push(root.to_owned());
         return Ok(found);
     }
@@ -495,13 +503,6 @@ pub fn discover(root: &Path) -> std::io::Result<Vec<PathBuf>> {
 pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
     let mut scenarios = Vec::new();
     for path in paths {
-        if path.is_file() && path.extension().is_none_or(|e| e != "toml") {
-            return Err(format!(
-                "{}: not a scenario file: scenarios are TOML files whose names end in `.toml` \
-                 (or give a directory of them)",
-                path.display()
-            ));
-        }
         let root = scenarios_root(path);
         for file in discover(path).map_err(|e| format!("{}: {e}", path.display()))? {
             scenarios.push(Scenario::load(&file, &root).map_err(|e| e.to_string())?);

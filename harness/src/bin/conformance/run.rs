@@ -118,7 +118,11 @@ pub async fn run(args: RunArgs, colour: ColourChoice) -> Result<ExitStatus, Stri
     };
 
     let total = scenarios.len();
-    let unmatched = expectations.unmatched(scenarios.iter().map(|s| s.name.as_str()));
+    // With --filter, entries outside it match nothing on purpose.
+    let unmatched = match args.filter.is_empty() {
+        true => expectations.unmatched(scenarios.iter().map(|s| s.name.as_str())),
+        false => Vec::new(),
+    };
     let (to_skip, to_run): (Vec<Scenario>, Vec<Scenario>) =
         scenarios.into_iter().partition(|s| expectations.should_skip(&s.name).is_some());
     let mut skipped: Vec<ScenarioResult> = to_skip
@@ -168,10 +172,8 @@ pub async fn run(args: RunArgs, colour: ColourChoice) -> Result<ExitStatus, Stri
     for problem in &problems {
         println!("{problem}");
     }
-    if args.filter.is_empty() {
-        for note in &unmatched {
-            println!("{note}");
-        }
+    for note in &unmatched {
+        println!("{note}");
     }
     if let Some(why) = summary.nothing_verified() {
         let consequence = if args.allow_empty { "--allow-empty: exit 0" } else { "exit 4" };
