@@ -200,8 +200,8 @@ pub struct NewDeviceKnobs {
     pub silent_security_abort: bool,
     /// M4 chooses a protocol B did not offer.
     pub choose_unoffered_protocol: bool,
-    /// Right after M7, before B has verified A, A asks every device of the user for the
-    /// four secrets (an unverified device asking).
+    /// After uploading its keys and before M7 (so before B can have verified it), A asks
+    /// every device of the user for the four secrets (an unverified device asking).
     pub request_secrets_early: bool,
     /// Every channel message is written twice.
     pub send_messages_twice: bool,

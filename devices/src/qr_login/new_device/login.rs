@@ -1,14 +1,17 @@
 //! A's login phase (docs/protocol.md §1.1 steps 13–15): the token login, the device keys
-//! and one-time keys upload, and M7 (or M7′ without E2EE).
+//! and one-time keys upload (then, with knob `request-secrets-early`, secret requests
+//! of a device nobody has verified yet), and M7 (or M7′ without E2EE).
 
 use protocol::qr_login::{LoginDevice, Message};
+use rand::RngCore;
 use serde_json::json;
 
 use super::{NewDevice, State};
 use crate::api::{json_object, str_field};
 use crate::events::Decision;
 use crate::io::{HttpRequest, HttpResult, Step};
-use crate::olm::DeviceCrypto;
+use crate::olm::secrets::{request_content, SecretName};
+use crate::olm::{to_device_body, DeviceCrypto};
 use crate::qr_login::bootstrap::ONE_TIME_KEYS;
 use crate::qr_login::Session;
 
@@ -67,7 +70,48 @@ impl NewDevice {
         }
         let id = self.session.as_ref().map(|s| s.device_id.clone()).unwrap_or_default();
         self.flow.decide(Decision::UploadedDeviceKeys { device_id: id });
-        self.send_success()
+        if self.config.knobs.request_secrets_early {
+            self.queue_early_requests();
+        }
+        self.next_early_request()
+    }
+
+    /// Knob `request-secrets-early`: A asks every device of the user for the four
+    /// secrets before M7, so before B can have verified it (B learns A's device from
+    /// M7): the premise holds by causality, whatever the pace of B.
+    fn queue_early_requests(&mut self) {
+        let Some(session) = self.session.clone() else { return };
+        for name in SecretName::ALL {
+            let request_id = format!("early-{}", self.flow.rng.next_u64());
+            let content = request_content(name, &session.device_id, &request_id);
+            let body = to_device_body(&session.user_id, "*", content);
+            let txn = format!("e{}", self.flow.rng.next_u64());
+            self.outbox.push_back(session.send(
+                "PUT",
+                &format!("/_matrix/client/v3/sendToDevice/m.secret.request/{txn}"),
+                &body,
+            ));
+            self.flow.decide(Decision::RequestedSecret { name: name.as_str().to_owned() });
+        }
+    }
+
+    /// The next early request, then M7.
+    fn next_early_request(&mut self) -> Step {
+        match self.outbox.pop_front() {
+            Some(request) => {
+                self.state = State::EarlyRequests;
+                Step::Http(request)
+            }
+            None => self.send_success(),
+        }
+    }
+
+    /// An early request was sent.
+    pub(super) fn on_early_request_sent(&mut self, result: HttpResult) -> Step {
+        if let Err(e) = json_object(result) {
+            return self.flow.hs_fail("PUT /sendToDevice", e);
+        }
+        self.next_early_request()
     }
 
     pub(super) fn send_success(&mut self) -> Step {

@@ -9,10 +9,8 @@ use super::{NewDevice, State};
 use crate::api::json_object;
 use crate::events::{Decision, Outcome};
 use crate::io::{HttpResult, Step};
-use rand::RngCore;
 
-use crate::olm::secrets::{request_content, SecretName};
-use crate::olm::to_device_body;
+use crate::olm::secrets::SecretName;
 use crate::qr_login::checks;
 
 impl NewDevice {
@@ -25,49 +23,11 @@ impl NewDevice {
         if !e2ee {
             return self.flow.finish(Outcome::Success);
         }
-        if self.config.knobs.request_secrets_early {
-            self.queue_early_requests();
-        }
-        self.next_early_request()
-    }
-
-    /// Knob `request-secrets-early`: A, not yet verified by B, asks every device of
-    /// the user for the four secrets.
-    fn queue_early_requests(&mut self) {
-        let Some(session) = self.session.clone() else { return };
-        for name in SecretName::ALL {
-            let request_id = format!("early-{}", self.flow.rng.next_u64());
-            let content = request_content(name, &session.device_id, &request_id);
-            let body = to_device_body(&session.user_id, "*", content);
-            let txn = format!("e{}", self.flow.rng.next_u64());
-            self.outbox.push_back(session.send(
-                "PUT",
-                &format!("/_matrix/client/v3/sendToDevice/m.secret.request/{txn}"),
-                &body,
-            ));
-            self.flow.decide(Decision::RequestedSecret { name: name.as_str().to_owned() });
-        }
-    }
-
-    /// The next early request, then A's own keys before M8.
-    fn next_early_request(&mut self) -> Step {
-        if let Some(request) = self.outbox.pop_front() {
-            self.state = State::EarlyRequests;
-            return Step::Http(request);
-        }
         self.state = State::QueryOwn;
         match self.session.as_ref() {
             Some(s) => Step::Http(s.query_own_keys()),
             None => self.flow.hs_fail("keys/query", "no session"),
         }
-    }
-
-    /// An early request was sent.
-    pub(super) fn on_early_request_sent(&mut self, result: HttpResult) -> Step {
-        if let Err(e) = json_object(result) {
-            return self.flow.hs_fail("PUT /sendToDevice", e);
-        }
-        self.next_early_request()
     }
 
     /// The own keys as the homeserver lists them: wait for M8.
