@@ -83,7 +83,7 @@ impl<F: FnMut(&DeviceEvent)> Observer for Forward<F> {
 }
 
 /// Drives `role` (playing `kind`) in real time until it is done or `deadline` has
-/// passed.
+/// passed, each request after a random delay when `jitter` is given.
 ///
 /// Every event is passed to `on_event` as it happens. Commands for
 /// [`crate::Step::AwaitCommand`] come from `commands`. Returns the outcome: the
@@ -94,10 +94,11 @@ pub async fn run(
     executor: &HttpExecutor,
     commands: &mut mpsc::Receiver<Command>,
     deadline: Duration,
+    jitter: Option<engine::real_time::Jitter>,
     on_event: impl FnMut(&DeviceEvent),
 ) -> Outcome {
     let mut observer = Forward { on_event, outcome: None };
-    let options = engine::real_time::Options { deadline, marking: Marking::None };
+    let options = engine::real_time::Options { deadline, marking: Marking::None, jitter };
     let end = engine::real_time::run(
         vec![Seat::borrowed(kind, role)],
         None::<engine::real_time::External<'_, engine::real_time::NoExternal>>,

@@ -43,6 +43,7 @@ async fn run(config: RegistrarConfig) -> Run {
         &executor,
         &mut commands,
         Duration::from_secs(20),
+        None,
         |event| {
             if let DeviceEvent::Decision(d) = event {
                 decisions.push(d.clone());

@@ -63,6 +63,7 @@ async fn drive(role: &mut dyn Role, deadline: Duration) -> Outcome {
         &HttpExecutor::new(Duration::from_secs(5)),
         &mut rx,
         deadline,
+        None,
         |_| {},
     )
     .await

@@ -42,6 +42,8 @@ fn run(command: String, deadline_ms: u64) -> (ScenarioResult, Duration) {
         kind: RoleKind::Registrar,
         deadline: Some(Duration::from_millis(deadline_ms)),
         poll_ms: None,
+        jitter_ms: None,
+        jitter_seed: 0,
     };
     let started = Instant::now();
     let result = run_with_client(&scenario(), &client);
@@ -163,8 +165,14 @@ fn a_command_that_does_not_exist_fails() {
 
 #[test]
 fn a_scenario_without_the_role_is_skipped() {
-    let client =
-        ExternalClient { command: "true".into(), kind: RoleKind::NewDevice, deadline: None, poll_ms: None };
+    let client = ExternalClient {
+        command: "true".into(),
+        kind: RoleKind::NewDevice,
+        deadline: None,
+        poll_ms: None,
+        jitter_ms: None,
+        jitter_seed: 0,
+    };
     let result = run_with_client(&scenario(), &client);
     assert_eq!(result.verdict, Verdict::Skipped);
     assert!(result.explain().contains("does not apply"), "{}", result.explain());

@@ -30,8 +30,14 @@ fn adapter() -> String {
 }
 
 fn run(text: &str, name: &str, kind: RoleKind) -> ScenarioResult {
-    let client =
-        ExternalClient { command: adapter(), kind, deadline: Some(Duration::from_secs(60)), poll_ms: None };
+    let client = ExternalClient {
+        command: adapter(),
+        kind,
+        deadline: Some(Duration::from_secs(60)),
+        poll_ms: None,
+        jitter_ms: None,
+        jitter_seed: 0,
+    };
     run_with_client(&load(name, text), &client)
 }
 
@@ -97,8 +103,14 @@ fn the_example_registrar_passes_the_suites_register_scenarios() {
     }
     let dir = harness::run::suite::default_scenarios_dir().join("register");
     let scenarios = harness::scenario::load_all(&[dir]).expect("the register scenarios load");
-    let client =
-        ExternalClient { command: adapter(), kind: RoleKind::Registrar, deadline: None, poll_ms: None };
+    let client = ExternalClient {
+        command: adapter(),
+        kind: RoleKind::Registrar,
+        deadline: None,
+        poll_ms: None,
+        jitter_ms: None,
+        jitter_seed: 0,
+    };
     let results =
         common::runtime().block_on(harness::run::external::run_all_external(scenarios, client, 4, |_| {}));
     let passed = results.iter().filter(|r| r.verdict == Verdict::Pass).count();

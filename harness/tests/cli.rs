@@ -467,3 +467,37 @@ fn a_file_that_is_not_toml_is_refused_as_not_a_scenario() {
         );
     }
 }
+
+#[test]
+fn jitter_needs_a_client_and_a_causal_scenario_passes_under_it() {
+    let root = repo_root();
+    let alone = run_in(&root, &["run", "--jitter-ms", "20"]);
+    assert_eq!(alone.code, 2, "{}", alone.said());
+    assert!(alone.stderr.contains("--client"), "{}", alone.said());
+    let zero = run_in(&root, &["run", "--client", "true", "--role", "registrar", "--jitter-ms", "0"]);
+    assert_eq!(zero.code, 2, "{}", zero.said());
+
+    // Every `order` entry of a happy path holds by causality, so no delay of the
+    // simulated peer can break it.
+    let client = format!("{} device --role existing-device", binary());
+    let ran = run_in(
+        &root,
+        &[
+            "run",
+            "--filter",
+            "qr-login/happy/a-shows-code",
+            "--client",
+            &client,
+            "--role",
+            "existing-device",
+            "--poll-ms",
+            "50",
+            "--jitter-ms",
+            "40",
+            "--jitter-seed",
+            "3",
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.said());
+    assert!(ran.stdout.contains("PASS          qr-login/happy/a-shows-code"), "{}", ran.said());
+}

@@ -66,8 +66,10 @@ fn play(
             commands_tx.send(first).await.expect("command");
         }
         let executor = HttpExecutor::new(Duration::from_secs(10));
-        shell::run(kind, device, &executor, &mut commands, left, |event| on_event(event, serve, &commands_tx))
-            .await
+        shell::run(kind, device, &executor, &mut commands, left, None, |event| {
+            on_event(event, serve, &commands_tx)
+        })
+        .await
     });
     format!("{}: {outcome:?}", outcome.name())
 }

@@ -9,6 +9,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -77,6 +79,23 @@ pub struct Options {
     pub deadline: Duration,
     /// Whether requests carry their role ([`Marking`]).
     pub marking: Marking,
+    /// Random delays before the simulated roles' requests, if any.
+    pub jitter: Option<Jitter>,
+}
+
+/// Random delays before every request of a simulated role: each waits between 0 and
+/// `max_ms` milliseconds, drawn from a generator seeded with `seed`, before it is
+/// sent. A real network and a loaded machine reorder the requests of two devices in
+/// ways a quiet machine never shows; the delays bring those orders out on purpose,
+/// so that an expectation that holds only by timing fails now rather than one run
+/// in a hundred in someone's CI. The delays are reproducible, the run is not: what
+/// the external side does meanwhile depends on the wall clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Jitter {
+    /// The longest delay, in milliseconds.
+    pub max_ms: u64,
+    /// The seed of the delays (the scenario's seed, say).
+    pub seed: u64,
 }
 
 /// Runs the simulated `seats` (and the external role, if any) until every role is
@@ -109,6 +128,7 @@ where
     let mut external_open = external.is_some();
     let mut in_flight = vec![false; conductor.len()];
     let mut leaves: JoinSet<(usize, Input)> = JoinSet::new();
+    let mut delays = options.jitter.map(|j| (j.max_ms, ChaCha20Rng::seed_from_u64(j.seed)));
     conductor.start(now());
     let end = loop {
         // Hand the user's commands over, then start what the seats wait for.
@@ -141,8 +161,14 @@ where
             match conductor.pending(i).clone() {
                 Pending::Http(request) => {
                     let executor = executor.clone();
+                    let delay = delays.as_mut().map_or(0, |(max_ms, rng)| rng.gen_range(0..=*max_ms));
                     *busy = true;
-                    leaves.spawn(async move { (i, Input::Http(executor.execute(&request).await)) });
+                    leaves.spawn(async move {
+                        if delay > 0 {
+                            tokio::time::sleep(Duration::from_millis(delay)).await;
+                        }
+                        (i, Input::Http(executor.execute(&request).await))
+                    });
                 }
                 Pending::WakeAt(at) => {
                     let until = started + Duration::from_millis(at);

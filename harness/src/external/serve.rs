@@ -351,7 +351,7 @@ pub async fn serve(options: ServeOptions) -> Result<ScenarioResult, String> {
             Ok(_) => {
                 let mut seat = AdapterSeat::new(&mut adapter, run_deadline + Duration::from_secs(1));
                 let external = External { kind, seat: &mut seat, reports_outcome };
-                let options = real_time::Options { deadline, marking: Marking::Role };
+                let options = real_time::Options { deadline, marking: Marking::Role, jitter: None };
                 let executor = InProcess::new(core);
                 real_time::run(seats, Some(external), user, executor, &mut recorder, None, options).await
             }

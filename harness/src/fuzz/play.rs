@@ -33,6 +33,8 @@ impl Target {
             kind: role,
             deadline: Some(deadline),
             poll_ms: Some(50),
+            jitter_ms: None,
+            jitter_seed: 0,
         })
     }
 }

@@ -106,6 +106,15 @@ struct RunArgs {
     /// Protocol waits (B's step-16 wait, the deadlines) are not shortened.
     #[arg(long, value_name = "MS", requires = "client", value_parser = clap::value_parser!(u64).range(1..))]
     poll_ms: Option<u64>,
+    /// With --client: delay every request of the simulated peer by a random 0..=MS
+    /// milliseconds (seeded by the scenario's seed), to bring out orders a quiet
+    /// machine never shows; an expectation that holds only by timing then fails.
+    #[arg(long, value_name = "MS", requires = "client", value_parser = clap::value_parser!(u64).range(1..))]
+    jitter_ms: Option<u64>,
+    /// With --jitter-ms: mixed into the seed of the delays, so that repeated runs try
+    /// different ones (a soak passes its run number).
+    #[arg(long, value_name = "N", requires = "jitter_ms", default_value_t = 0)]
+    jitter_seed: u64,
 }
 
 // Parsed once per process: the size of the `run` variant does not matter.
@@ -128,6 +137,13 @@ enum Cmd {
         /// Bound of the whole run in milliseconds.
         #[arg(long, value_name = "MS", default_value_t = 120_000)]
         deadline_ms: u64,
+        /// Delay every request of the device by a random 0..=MS milliseconds, as
+        /// `run --jitter-ms` does for the simulated peer (a soak shakes both sides).
+        #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+        jitter_ms: Option<u64>,
+        /// With --jitter-ms: the seed of the delays.
+        #[arg(long, value_name = "N", requires = "jitter_ms", default_value_t = 0)]
+        jitter_seed: u64,
     },
     /// Serve one scenario in real time for a client that a person drives by hand:
     /// the mock homeserver and the simulated peer(s), then the verdict.
@@ -203,8 +219,10 @@ fn main() -> ExitCode {
             return ExitCode::from(ExitStatus::Error.code());
         }
     };
-    if let Cmd::Device { role, knobs, deadline_ms } = &cli.command {
-        return match device_options(role.0, knobs.as_deref(), *deadline_ms) {
+    if let Cmd::Device { role, knobs, deadline_ms, jitter_ms, jitter_seed } = &cli.command {
+        let jitter =
+            jitter_ms.map(|max_ms| devices::engine::real_time::Jitter { max_ms, seed: *jitter_seed });
+        return match device_options(role.0, knobs.as_deref(), *deadline_ms, jitter) {
             Ok(options) => {
                 let code = runtime.block_on(harness::external::device::serve(options));
                 runtime.shutdown_timeout(std::time::Duration::from_millis(100));
@@ -230,6 +248,7 @@ fn device_options(
     kind: RoleKind,
     knobs: Option<&str>,
     deadline_ms: u64,
+    jitter: Option<devices::engine::real_time::Jitter>,
 ) -> Result<harness::external::device::DeviceOptions, String> {
     let knobs = match knobs {
         Some(text) => Some(serde_json::from_str(text).map_err(|e| format!("--knobs: {e}"))?),
@@ -243,6 +262,7 @@ fn device_options(
         homeserver,
         deadline: std::time::Duration::from_millis(deadline_ms),
         poll_ms: harness::external::device::poll_ms_from_env()?,
+        jitter,
     })
 }
 

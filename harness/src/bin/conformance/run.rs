@@ -103,6 +103,8 @@ pub async fn run(args: RunArgs, colour: ColourChoice) -> Result<ExitStatus, Stri
                 kind: role.0,
                 deadline: args.deadline_ms.map(Duration::from_millis),
                 poll_ms: args.poll_ms,
+                jitter_ms: args.jitter_ms,
+                jitter_seed: args.jitter_seed,
             })
         }
         _ => None,

@@ -130,17 +130,25 @@ pub async fn serve(options: DeviceOptions) -> i32 {
         let _ = stop_tx.send(()).await;
     });
     let executor = HttpExecutor::new(Duration::from_secs(30));
-    let flow = shell::run(options.kind, role.as_mut(), &executor, &mut commands, options.deadline, |event| {
-        if let DeviceEvent::Decision(_)
-        | DeviceEvent::ShowsCheckCode { .. }
-        | DeviceEvent::ShowsQrCode { .. } = event
-        {
-            eprintln!("conformance device: {event:?}");
-        }
-        if let Some(line) = event_for(event).filter(|e| !matches!(e, AdapterEvent::Outcome { .. })) {
-            emit(&line);
-        }
-    });
+    let flow = shell::run(
+        options.kind,
+        role.as_mut(),
+        &executor,
+        &mut commands,
+        options.deadline,
+        options.jitter,
+        |event| {
+            if let DeviceEvent::Decision(_)
+            | DeviceEvent::ShowsCheckCode { .. }
+            | DeviceEvent::ShowsQrCode { .. } = event
+            {
+                eprintln!("conformance device: {event:?}");
+            }
+            if let Some(line) = event_for(event).filter(|e| !matches!(e, AdapterEvent::Outcome { .. })) {
+                emit(&line);
+            }
+        },
+    );
     tokio::select! {
         outcome = flow => {
             emit(&outcome_event(&outcome));

@@ -21,6 +21,9 @@ pub struct DeviceOptions {
     /// The pause between two polls (`CONFORMANCE_POLL_MS`); `None` keeps the
     /// devices' default of one second.
     pub poll_ms: Option<u64>,
+    /// Random delays before each request (`--jitter-ms`), to shake the order of its
+    /// requests against the runner's simulated peer.
+    pub jitter: Option<devices::engine::real_time::Jitter>,
 }
 
 /// Reads `CONFORMANCE_POLL_MS` from the environment: `None` when it is unset, an
