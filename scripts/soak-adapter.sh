@@ -37,41 +37,41 @@ jitter_ms=${JITTER_MS:-30}
 passes=(plain)
 [[ $jitter_ms -gt 0 ]] && passes+=(jitter)
 for pass in "${passes[@]}"; do
-for role in new-device existing-device; do
-    failed=0
-    times=()
-    for ((i = 1; i <= runs; i++)); do
-        log="$logs/$role-$pass-$i.txt"
-        client="$bin device --role $role"
-        extra=()
-        if [[ $pass == jitter ]]; then
-            client+=" --jitter-ms $jitter_ms --jitter-seed $((i * 7919))"
-            extra=(--jitter-ms "$jitter_ms" --jitter-seed "$i")
-        fi
-        start=$(date +%s.%N)
-        if "$bin" run --client "$client" --role "$role" --poll-ms 50 "${extra[@]}" >"$log" 2>&1; then
-            rc=0
-        else
-            rc=$?
-        fi
-        end=$(date +%s.%N)
-        times+=("$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.3f", b - a}')")
-        fails=$(grep -c '^FAIL' "$log" || true)
-        if [[ $rc -ne 0 || $fails -ne 0 ]]; then
-            failed=$((failed + (fails > 0 ? fails : 1)))
-            status=1
-            echo "run $i of $role ($pass): exit $rc, $fails FAIL (log: $log)"
-            grep '^FAIL' "$log" || true
-        else
-            rm -f "$log"
-        fi
+    for role in new-device existing-device; do
+        failed=0
+        times=()
+        for ((i = 1; i <= runs; i++)); do
+            log="$logs/$role-$pass-$i.txt"
+            client="$bin device --role $role"
+            extra=()
+            if [[ $pass == jitter ]]; then
+                client+=" --jitter-ms $jitter_ms --jitter-seed $((i * 7919))"
+                extra=(--jitter-ms "$jitter_ms" --jitter-seed "$i")
+            fi
+            start=$(date +%s.%N)
+            if "$bin" run --client "$client" --role "$role" --poll-ms 50 "${extra[@]}" >"$log" 2>&1; then
+                rc=0
+            else
+                rc=$?
+            fi
+            end=$(date +%s.%N)
+            times+=("$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.3f", b - a}')")
+            fails=$(grep -c '^FAIL' "$log" || true)
+            if [[ $rc -ne 0 || $fails -ne 0 ]]; then
+                failed=$((failed + (fails > 0 ? fails : 1)))
+                status=1
+                echo "run $i of $role ($pass): exit $rc, $fails FAIL (log: $log)"
+                grep '^FAIL' "$log" || true
+            else
+                rm -f "$log"
+            fi
+        done
+        sorted=$(printf '%s\n' "${times[@]}" | sort -n)
+        label=$role
+        [[ $pass == jitter ]] && label="$role +jitter ${jitter_ms}ms"
+        printf '%-30s %3d runs, %d FAIL, suite wall time min %.2f s, median %.2f s, max %.2f s\n' \
+            "$label" "$runs" "$failed" "$(echo "$sorted" | head -1)" "$(echo "$sorted" | median)" "$(echo "$sorted" | tail -1)"
     done
-    sorted=$(printf '%s\n' "${times[@]}" | sort -n)
-    label=$role
-    [[ $pass == jitter ]] && label="$role +jitter ${jitter_ms}ms"
-    printf '%-30s %3d runs, %d FAIL, suite wall time min %.2f s, median %.2f s, max %.2f s\n' \
-        "$label" "$runs" "$failed" "$(echo "$sorted" | head -1)" "$(echo "$sorted" | median)" "$(echo "$sorted" | tail -1)"
-done
 done
 start=$(date +%s.%N)
 "$bin" run >"$logs/in-process.txt" 2>&1 || status=1

@@ -92,8 +92,7 @@ fn external(scenario: &Scenario, kind: RoleKind, knobs: Option<&str>) -> Scenari
         kind,
         deadline: Some(Duration::from_secs(90)),
         poll_ms: Some(POLL_MS),
-        jitter_ms: None,
-        jitter_seed: 0,
+        jitter: None,
     };
     run_with_client(scenario, &client)
 }
@@ -169,8 +168,7 @@ fn the_whole_suite_gets_the_same_verdicts_through_the_adapter() {
             kind,
             deadline: None,
             poll_ms: Some(POLL_MS),
-            jitter_ms: None,
-            jitter_seed: 0,
+            jitter: None,
         };
         run_all_external(applicable, client, SUITE_JOBS, |_| {})
     });

@@ -38,8 +38,7 @@ fn through_adapter(kind: RoleKind, knobs: &str, names: &[&str]) -> BTreeMap<Stri
         // ends it, which is a FAIL like any other.
         deadline: Some(Duration::from_secs(20)),
         poll_ms: Some(50),
-        jitter_ms: None,
-        jitter_seed: 0,
+        jitter: None,
     };
     let results = runtime().block_on(run_all_external(scenarios, client, 2, |_| {}));
     results.into_iter().map(|r| (r.name.clone(), r)).collect()

@@ -42,8 +42,7 @@ fn run(command: String, deadline_ms: u64) -> (ScenarioResult, Duration) {
         kind: RoleKind::Registrar,
         deadline: Some(Duration::from_millis(deadline_ms)),
         poll_ms: None,
-        jitter_ms: None,
-        jitter_seed: 0,
+        jitter: None,
     };
     let started = Instant::now();
     let result = run_with_client(&scenario(), &client);
@@ -170,8 +169,7 @@ fn a_scenario_without_the_role_is_skipped() {
         kind: RoleKind::NewDevice,
         deadline: None,
         poll_ms: None,
-        jitter_ms: None,
-        jitter_seed: 0,
+        jitter: None,
     };
     let result = run_with_client(&scenario(), &client);
     assert_eq!(result.verdict, Verdict::Skipped);

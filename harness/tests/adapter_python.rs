@@ -35,8 +35,7 @@ fn run(text: &str, name: &str, kind: RoleKind) -> ScenarioResult {
         kind,
         deadline: Some(Duration::from_secs(60)),
         poll_ms: None,
-        jitter_ms: None,
-        jitter_seed: 0,
+        jitter: None,
     };
     run_with_client(&load(name, text), &client)
 }
@@ -108,8 +107,7 @@ fn the_example_registrar_passes_the_suites_register_scenarios() {
         kind: RoleKind::Registrar,
         deadline: None,
         poll_ms: None,
-        jitter_ms: None,
-        jitter_seed: 0,
+        jitter: None,
     };
     let results =
         common::runtime().block_on(harness::run::external::run_all_external(scenarios, client, 4, |_| {}));

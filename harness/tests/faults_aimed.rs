@@ -79,8 +79,7 @@ fn with_either_role_played_through_the_adapter_the_fault_reaches_b_alone() {
             kind,
             deadline: Some(Duration::from_secs(90)),
             poll_ms: Some(50),
-            jitter_ms: None,
-            jitter_seed: 0,
+            jitter: None,
         };
         let result = run_with_client(&scenario, &client);
         assert_aimed_at_b(&result);

@@ -98,6 +98,14 @@ pub struct Jitter {
     pub seed: u64,
 }
 
+impl Jitter {
+    /// Jitter of up to `max_ms` from `seed`, or none without a bound (as a command
+    /// line's `--jitter-ms` and `--jitter-seed` give them).
+    pub fn of(max_ms: Option<u64>, seed: u64) -> Option<Self> {
+        max_ms.map(|max_ms| Self { max_ms, seed })
+    }
+}
+
 /// Runs the simulated `seats` (and the external role, if any) until every role is
 /// done, the deadline passes, or the external side fails. Requests are performed by
 /// `executor`, each as a task of its own; `inbox` brings commands from outside the

@@ -33,8 +33,7 @@ impl Target {
             kind: role,
             deadline: Some(deadline),
             poll_ms: Some(50),
-            jitter_ms: None,
-            jitter_seed: 0,
+            jitter: None,
         })
     }
 }

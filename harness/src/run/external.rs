@@ -39,13 +39,10 @@ pub struct ExternalClient {
     /// simulated peer, also passed to the adapter as `CONFORMANCE_POLL_MS`; `None`
     /// keeps the devices' default (1 s).
     pub poll_ms: Option<u64>,
-    /// The longest random delay before each request of the simulated roles
-    /// ([`real_time::Jitter`], seeded with the scenario's seed); `None` sends them at
-    /// once.
-    pub jitter_ms: Option<u64>,
-    /// Mixed into the seed of those delays, so that runs of one scenario can try
-    /// different ones.
-    pub jitter_seed: u64,
+    /// Random delays before each request of the simulated roles; their seed is mixed
+    /// with each scenario's, so that runs of one scenario can try different ones.
+    /// `None` sends the requests at once.
+    pub jitter: Option<real_time::Jitter>,
 }
 
 /// The setup keys of each role that the adapter protocol can pass on.
@@ -387,9 +384,7 @@ pub async fn run_external_keeping_server(
             let options = real_time::Options {
                 deadline: run_deadline.saturating_duration_since(Deadline::now()),
                 marking: Marking::Role,
-                jitter: client
-                    .jitter_ms
-                    .map(|max_ms| real_time::Jitter { max_ms, seed: scenario.seed ^ client.jitter_seed }),
+                jitter: client.jitter.map(|j| real_time::Jitter { seed: scenario.seed ^ j.seed, ..j }),
             };
             let end = real_time::run(
                 seats,

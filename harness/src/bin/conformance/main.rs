@@ -220,8 +220,7 @@ fn main() -> ExitCode {
         }
     };
     if let Cmd::Device { role, knobs, deadline_ms, jitter_ms, jitter_seed } = &cli.command {
-        let jitter =
-            jitter_ms.map(|max_ms| devices::engine::real_time::Jitter { max_ms, seed: *jitter_seed });
+        let jitter = devices::engine::real_time::Jitter::of(*jitter_ms, *jitter_seed);
         return match device_options(role.0, knobs.as_deref(), *deadline_ms, jitter) {
             Ok(options) => {
                 let code = runtime.block_on(harness::external::device::serve(options));

@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use devices::engine::real_time::Jitter;
 use harness::report::console::{self, ColourChoice, CLEAR_LINE};
 use harness::report::expectations::{self, Expectations};
 use harness::report::summary::{ExitStatus, RunInfo, Summary};
@@ -103,8 +104,7 @@ pub async fn run(args: RunArgs, colour: ColourChoice) -> Result<ExitStatus, Stri
                 kind: role.0,
                 deadline: args.deadline_ms.map(Duration::from_millis),
                 poll_ms: args.poll_ms,
-                jitter_ms: args.jitter_ms,
-                jitter_seed: args.jitter_seed,
+                jitter: Jitter::of(args.jitter_ms, args.jitter_seed),
             })
         }
         _ => None,
